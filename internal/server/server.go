@@ -1,0 +1,266 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tessera-iam/tessera/internal/access"
+	"github.com/tessera-iam/tessera/internal/api"
+	"github.com/tessera-iam/tessera/internal/apitoken"
+	"github.com/tessera-iam/tessera/internal/audit"
+	"github.com/tessera-iam/tessera/internal/config"
+	"github.com/tessera-iam/tessera/internal/group"
+	"github.com/tessera-iam/tessera/internal/idempotency"
+	"github.com/tessera-iam/tessera/internal/keys"
+	"github.com/tessera-iam/tessera/internal/store"
+	"github.com/tessera-iam/tessera/internal/tenant"
+	"github.com/tessera-iam/tessera/internal/user"
+	"github.com/tessera-iam/tessera/internal/user/password"
+	"github.com/tessera-iam/tessera/internal/web"
+)
+
+// Server is a running Tessera: its store, services and HTTP handler.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	db      *store.DB
+	now     func() time.Time
+	handler http.Handler
+
+	Tenants *tenant.Service
+	Users   *user.Service
+	Groups  *group.Service
+	Tokens  *apitoken.Service
+	Access  *access.Service
+	Audit   *audit.Service
+}
+
+// Now is the clock every service uses: UTC, microsecond precision (what
+// PostgreSQL keeps), so a value read back equals the value written.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Open prepares the data directory, opens and migrates the database, loads
+// the master key and builds the services. now may be nil for the real clock.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = Now
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.Database())
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(ctx, cfg, log, db, now)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New builds a server on an open database, migrating it first. Tests use it
+// to share one database between the server and their assertions.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB, now func() time.Time) (*Server, error) {
+	if now == nil {
+		now = Now
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err := db.SealAuditLog(ctx); err != nil { // events from before the audit chain
+		return nil, err
+	}
+	mk, err := loadMasterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMasterKey(ctx, db, mk); err != nil {
+		return nil, err
+	}
+	params := password.Params{Memory: uint32(cfg.Argon2Memory), Time: uint32(cfg.Argon2Time), Threads: uint8(cfg.Argon2Threads)}
+	if err := params.Validate(); err != nil {
+		return nil, fmt.Errorf("argon2 settings: %w", err)
+	}
+	var breached *password.Breached
+	if cfg.BreachedList != "" {
+		f, err := os.Open(cfg.BreachedList)
+		if err != nil {
+			return nil, fmt.Errorf("breached password list: %w", err)
+		}
+		breached, err = password.LoadBreached(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("breached password list: %w", err)
+		}
+		log.Info("loaded breached password list", "entries", breached.Len())
+	}
+	s := &Server{
+		cfg: cfg, log: log, db: db, now: now,
+		Tenants: &tenant.Service{Store: db, Now: now, Resolver: net.DefaultResolver},
+		Users:   &user.Service{Store: db, Now: now, Hasher: password.NewHasher(params, cfg.HashConcurrent), Breached: breached},
+		Groups:  &group.Service{Store: db, Now: now},
+		Tokens:  &apitoken.Service{Store: db, Now: now, Digest: mk.Digester("api-token")},
+		Access:  &access.Service{Store: db, Now: now},
+		Audit:   &audit.Service{Store: db, Now: now, ArchiveDir: filepath.Join(cfg.DataDir, "audit-archive")},
+	}
+	// Cross-domain reactions, each inside the transaction of its change.
+	s.Users.OnOrgMove = s.Groups.UserMoved
+	s.Users.AfterChange = s.Access.UserChanged
+	s.Groups.MembersChanged = s.Access.UsersChanged
+	s.Tenants.OrgStatusChanged = s.Access.OrganizationChanged
+	s.handler = s.routes()
+	return s, nil
+}
+
+// loadMasterKey takes the configured key, else DataDir/master.key, creating
+// that file (mode 0600) on the very first start.
+func loadMasterKey(cfg config.Config) (*keys.MasterKey, error) {
+	if cfg.MasterKey != "" {
+		return keys.ParseMasterKey(string(cfg.MasterKey))
+	}
+	path := filepath.Join(cfg.DataDir, "master.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create master key: %w", err)
+		}
+		k := keys.GenerateMasterKey()
+		if _, err := io.WriteString(f, k+"\n"); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("write master key: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		return keys.ParseMasterKey(k)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read master key: %w", err)
+	}
+	return keys.ParseMasterKey(string(b))
+}
+
+// checkMasterKey refuses to start with a master key other than the one the
+// database was first used with: with several nodes, or a restored data
+// directory, a different key would silently make every token and sealed
+// secret unusable.
+func checkMasterKey(ctx context.Context, db *store.DB, mk *keys.MasterKey) error {
+	const key, probe = "master_key_check", "tessera master key check"
+	want := mk.Digester("key-check").Digest(probe)
+	got, err := db.PutSystemSettingIfAbsent(ctx, key, want)
+	if err != nil {
+		return fmt.Errorf("check master key: %w", err)
+	}
+	if got != want {
+		return errors.New("the master key does not match the one this database was created with; " +
+			"give every node the same TESSERA_MASTER_KEY (or restore DATA/master.key)")
+	}
+	return nil
+}
+
+// Handler is the whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the database.
+func (s *Server) Close() error { return s.db.Close() }
+
+func (s *Server) routes() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		web.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.db.Ping(ctx); err != nil {
+			s.log.WarnContext(ctx, "not ready", "err", err)
+			web.JSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+			return
+		}
+		web.JSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	a := &api.API{Tenants: s.Tenants, Users: s.Users, Groups: s.Groups, Tokens: s.Tokens, Access: s.Access, Audit: s.Audit,
+		Idempotency: s.db, Log: s.log, Now: s.now, MaxBody: s.cfg.MaxBodyBytes}
+	a.Routes(mux)
+	proxies, _ := web.ParseProxies(s.cfg.TrustedProxies) // checked by Validate
+	return web.Observe{Log: s.log, Proxies: proxies, Metrics: web.NewMetrics(reg)}.Wrap(mux)
+}
+
+// Run serves until ctx ends, then drains requests for the grace period.
+func (s *Server) Run(ctx context.Context) error {
+	srv := &http.Server{
+		Addr: s.cfg.Listen, Handler: s.handler,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load tls certificate: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"h2", "http/1.1"}})
+	}
+	s.log.Info("tessera listening", "addr", ln.Addr().String(), "url", s.cfg.BaseURL(), "database", string(s.db.Dialect()))
+	go s.purgeLoop(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// purgeLoop forgets expired idempotency keys hourly.
+func (s *Server) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.db.PurgeIdempotencyKeys(ctx, s.now().Add(-idempotency.TTL)); err != nil && ctx.Err() == nil {
+			s.log.Warn("purge idempotency keys", "err", err)
+		} else if n > 0 {
+			s.log.Debug("purged idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SchemaVersion reports the applied migration version.
+func (s *Server) SchemaVersion(ctx context.Context) (int64, error) { return s.db.SchemaVersion(ctx) }

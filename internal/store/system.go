@@ -1,0 +1,28 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// SystemSetting returns an installation-wide value.
+func (db *DB) SystemSetting(ctx context.Context, key string) (string, bool, error) {
+	var v string
+	err := db.r(ctx).QueryRowContext(ctx, `SELECT value FROM system_settings WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
+// PutSystemSettingIfAbsent stores value unless key already has one, and
+// returns the value that is stored now (first writer wins across nodes).
+func (db *DB) PutSystemSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
+	if _, err := db.w(ctx).ExecContext(ctx, `INSERT INTO system_settings (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", err
+	}
+	v, _, err := db.SystemSetting(ctx, key)
+	return v, err
+}
