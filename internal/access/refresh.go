@@ -18,8 +18,10 @@ import (
 //
 // Concurrency (PostgreSQL runs writers in parallel): the users are locked
 // first, so two changes to one user's access run in turn and each sees the
-// other's result; then every application whose grants change is locked, in
-// id order, before the time is taken and anything is written, so seat counts
+// other's result. Then every application whose grants change is locked and
+// the plan is made again, since what it read of those applications before
+// the lock may have changed meanwhile; this repeats until no new application
+// turns up. Only then is the time taken and anything written, so seat counts
 // are exact and interval times follow the order in which changes commit.
 func (s *Service) Refresh(ctx context.Context, t tenant.ID, users ...user.ID) error {
 	slices.Sort(users)
@@ -27,53 +29,53 @@ func (s *Service) Refresh(ctx context.Context, t tenant.ID, users ...user.ID) er
 	if err := s.Store.LockUsers(ctx, t, users); err != nil {
 		return err
 	}
-	var opens, closes []Grant
-	touched := map[AppID]bool{}
-	gained := map[AppID]bool{}
-	for _, u := range users {
-		want, err := s.grantsNow(ctx, t, u)
-		if err != nil {
-			return err
-		}
-		have, err := s.Store.OpenIntervals(ctx, t, u)
-		if err != nil {
-			return err
-		}
-		held := make(map[Grant]bool, len(have))
-		for _, g := range have {
-			held[g] = true
-			if !want[g] {
-				closes = append(closes, g)
-				touched[g.App] = true
-			}
-		}
-		for g := range want {
-			if !held[g] {
-				opens = append(opens, g)
-				touched[g.App], gained[g.App] = true, true
-			}
-		}
-	}
-	if len(touched) == 0 {
-		return nil
-	}
-	apps, err := s.Store.LockApplications(ctx, t, slices.Sorted(maps.Keys(touched)))
+	p, err := s.plan(ctx, t, users)
 	if err != nil {
 		return err
 	}
+	locked := map[AppID]*Application{}
+	for {
+		var more []AppID
+		for a := range p.touched {
+			if _, ok := locked[a]; !ok {
+				more = append(more, a)
+			}
+		}
+		if len(more) == 0 {
+			break
+		}
+		slices.Sort(more)
+		apps, err := s.Store.LockApplications(ctx, t, more)
+		if err != nil {
+			return err
+		}
+		for _, id := range more {
+			locked[id] = nil // deleted since: nothing left to lock
+		}
+		for i := range apps {
+			locked[apps[i].ID] = &apps[i]
+		}
+		if p, err = s.plan(ctx, t, p.users); err != nil {
+			return err
+		}
+	}
+	if len(p.touched) == 0 {
+		return nil
+	}
 	now := s.Now()
-	for _, g := range closes {
+	for _, g := range p.closes {
 		if err := s.Store.CloseInterval(ctx, t, g, now); err != nil {
 			return fmt.Errorf("close access interval: %w", err)
 		}
 	}
-	for _, g := range opens {
+	for _, g := range p.opens {
 		if err := s.Store.OpenInterval(ctx, t, g, now); err != nil {
 			return fmt.Errorf("open access interval: %w", err)
 		}
 	}
-	for _, a := range apps {
-		if a.Seats == 0 || !gained[a.ID] {
+	for _, id := range slices.Sorted(maps.Keys(p.gained)) {
+		a := locked[id]
+		if a == nil || a.Seats == 0 {
 			continue
 		}
 		used, err := s.Store.SeatsUsed(ctx, t, a.ID)
@@ -85,6 +87,50 @@ func (s *Service) Refresh(ctx context.Context, t tenant.ID, users ...user.ID) er
 		}
 	}
 	return nil
+}
+
+// refreshPlan is what Refresh writes: the intervals to open and close, the
+// users they belong to, and the applications they touch.
+type refreshPlan struct {
+	opens, closes []Grant
+	users         []user.ID
+	touched       map[AppID]bool
+	gained        map[AppID]bool
+}
+
+// plan compares the grants users should hold now with the intervals they
+// hold open.
+func (s *Service) plan(ctx context.Context, t tenant.ID, users []user.ID) (refreshPlan, error) {
+	p := refreshPlan{touched: map[AppID]bool{}, gained: map[AppID]bool{}}
+	for _, u := range users {
+		want, err := s.grantsNow(ctx, t, u)
+		if err != nil {
+			return p, err
+		}
+		have, err := s.Store.OpenIntervals(ctx, t, u)
+		if err != nil {
+			return p, err
+		}
+		changes := len(p.opens) + len(p.closes)
+		held := make(map[Grant]bool, len(have))
+		for _, g := range have {
+			held[g] = true
+			if !want[g] {
+				p.closes = append(p.closes, g)
+				p.touched[g.App] = true
+			}
+		}
+		for g := range want {
+			if !held[g] {
+				p.opens = append(p.opens, g)
+				p.touched[g.App], p.gained[g.App] = true, true
+			}
+		}
+		if len(p.opens)+len(p.closes) > changes {
+			p.users = append(p.users, u)
+		}
+	}
+	return p, nil
 }
 
 // grantsNow computes u's effective grants at this moment.

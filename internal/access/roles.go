@@ -108,7 +108,7 @@ func (s *Service) DeleteBusinessRole(ctx context.Context, sc tenant.Scope, rid R
 		return errOrgScoped
 	}
 	return s.Store.InTx(ctx, func(ctx context.Context) error {
-		us, err := s.Store.Reach(ctx, sc.Tenant, Principal{Type: PrincipalBusinessRole, ID: string(rid)})
+		us, err := s.reach(ctx, sc.Tenant, Principal{Type: PrincipalBusinessRole, ID: string(rid)})
 		if err != nil {
 			return err
 		}
@@ -182,9 +182,12 @@ func (s *Service) holding(ctx context.Context, sc tenant.Scope, rid RoleID, h Ho
 			return err
 		}
 		// Reach before and after: removing a group holder ends access for
-		// its members, adding one starts it.
-		p := Principal{Type: h.Type, ID: h.ID}
-		us, err := s.Store.Reach(ctx, sc.Tenant, p)
+		// its members, adding one starts it. The role is locked first, as
+		// an assignment to it does, then the holder.
+		if err := s.Store.LockBusinessRoles(ctx, sc.Tenant, []RoleID{rid}); err != nil {
+			return err
+		}
+		us, err := s.reach(ctx, sc.Tenant, Principal{Type: h.Type, ID: h.ID})
 		if err != nil {
 			return err
 		}

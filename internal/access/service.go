@@ -182,7 +182,7 @@ func (s *Service) UpdateApplication(ctx context.Context, sc tenant.Scope, app Ap
 			}
 		}
 		if out.Status != beforeStatus || len(dropped) > 0 {
-			us, err := s.Store.AppUsers(ctx, sc.Tenant, app)
+			us, err := s.appUsers(ctx, sc.Tenant, app)
 			if err != nil {
 				return err
 			}
@@ -215,7 +215,7 @@ func (s *Service) DeleteApplication(ctx context.Context, sc tenant.Scope, app Ap
 		return errOrgScoped
 	}
 	return s.Store.InTx(ctx, func(ctx context.Context) error {
-		us, err := s.Store.AppUsers(ctx, sc.Tenant, app)
+		us, err := s.appUsers(ctx, sc.Tenant, app)
 		if err != nil {
 			return err
 		}
@@ -339,11 +339,67 @@ func (s *Service) lockedApplication(ctx context.Context, t tenant.ID, app AppID)
 }
 
 func (s *Service) refreshPrincipal(ctx context.Context, t tenant.ID, p Principal) error {
-	us, err := s.Store.Reach(ctx, t, p)
+	us, err := s.reach(ctx, t, p)
 	if err != nil {
 		return err
 	}
 	return s.Refresh(ctx, t, us...)
+}
+
+// reach expands p to the users it reaches now, with the groups and business
+// role it passes through locked (see lockPaths).
+func (s *Service) reach(ctx context.Context, t tenant.ID, p Principal) ([]user.ID, error) {
+	if err := s.lockPaths(ctx, t, []Principal{p}); err != nil {
+		return nil, err
+	}
+	return s.Store.Reach(ctx, t, p)
+}
+
+// appUsers expands an application's assignments to the users they reach,
+// with the groups and business roles they pass through locked, plus the
+// users who hold access to it now.
+func (s *Service) appUsers(ctx context.Context, t tenant.ID, app AppID) ([]user.ID, error) {
+	ps, err := s.Store.AppPrincipals(ctx, t, app)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.lockPaths(ctx, t, ps); err != nil {
+		return nil, err
+	}
+	return s.Store.AppUsers(ctx, t, app)
+}
+
+// lockPaths locks the business roles among ps, then the groups among ps and
+// those holding the roles. Changes to memberships and holders take the same
+// locks, so none can commit unseen between an expansion that follows and
+// the refresh of the users it finds (READ COMMITTED reads afresh after each
+// wait).
+func (s *Service) lockPaths(ctx context.Context, t tenant.ID, ps []Principal) error {
+	var roles []RoleID
+	var groups []group.ID
+	for _, p := range ps {
+		switch p.Type {
+		case PrincipalGroup:
+			groups = append(groups, group.ID(p.ID))
+		case PrincipalBusinessRole:
+			roles = append(roles, RoleID(p.ID))
+		}
+	}
+	if err := s.Store.LockBusinessRoles(ctx, t, roles); err != nil {
+		return err
+	}
+	for _, r := range roles {
+		hs, err := s.Store.ListHolders(ctx, t, r)
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			if h.Type == PrincipalGroup {
+				groups = append(groups, group.ID(h.ID))
+			}
+		}
+	}
+	return s.Store.LockGroups(ctx, t, groups)
 }
 
 // assignment returns an assignment of app visible in sc.
@@ -428,7 +484,7 @@ func (s *Service) Unassign(ctx context.Context, sc tenant.Scope, app AppID, aid 
 		if err != nil {
 			return err
 		}
-		us, err := s.Store.Reach(ctx, sc.Tenant, as.Principal)
+		us, err := s.reach(ctx, sc.Tenant, as.Principal)
 		if err != nil {
 			return err
 		}

@@ -55,14 +55,22 @@ type Store interface {
 	Candidates(ctx context.Context, t tenant.ID, u user.ID) ([]Candidate, error)
 	// Reach expands a principal to the users it reaches now.
 	Reach(ctx context.Context, t tenant.ID, p Principal) ([]user.ID, error)
+	// AppPrincipals returns the distinct principals of app's assignments.
+	AppPrincipals(ctx context.Context, t tenant.ID, app AppID) ([]Principal, error)
 	// AppUsers returns the users an application's assignments reach and the
 	// users holding open intervals on it.
 	AppUsers(ctx context.Context, t tenant.ID, app AppID) ([]user.ID, error)
 	// OrgUsers returns the users homed in org.
 	OrgUsers(ctx context.Context, t tenant.ID, org tenant.OrgID) ([]user.ID, error)
 
-	// LockUsers locks users (in id order) for the rest of the transaction.
+	// LockUsers, LockGroups and LockBusinessRoles lock rows (in id order)
+	// for the rest of the transaction. A change that expands a group or a
+	// role to the users it reaches locks it first, as does a change to its
+	// members or holders, so the expansion never misses a concurrent
+	// newcomer.
 	LockUsers(ctx context.Context, t tenant.ID, ids []user.ID) error
+	LockGroups(ctx context.Context, t tenant.ID, ids []group.ID) error
+	LockBusinessRoles(ctx context.Context, t tenant.ID, ids []RoleID) error
 	// OpenIntervals returns u's grants still held.
 	OpenIntervals(ctx context.Context, t tenant.ID, u user.ID) ([]Grant, error)
 	OpenInterval(ctx context.Context, t tenant.ID, g Grant, at time.Time) error

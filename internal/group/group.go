@@ -72,6 +72,10 @@ type Store interface {
 	// org and returns those groups.
 	RemoveMembershipsOutside(ctx context.Context, t tenant.ID, u user.ID, org tenant.OrgID) ([]ID, error)
 	MemberIDs(ctx context.Context, t tenant.ID, g ID) ([]user.ID, error)
+	// LockGroups locks groups (in id order) for the rest of the transaction,
+	// so a change to who is in a group and a change that expands the group
+	// to its members (an assignment, a business role) run in turn.
+	LockGroups(ctx context.Context, t tenant.ID, ids []ID) error
 }
 
 // Service applies the rules for groups.
@@ -253,6 +257,9 @@ func (s *Service) Delete(ctx context.Context, sc tenant.Scope, gid ID) error {
 		if _, err := s.Group(ctx, sc, gid); err != nil {
 			return err
 		}
+		if err := s.Store.LockGroups(ctx, sc.Tenant, []ID{gid}); err != nil {
+			return err
+		}
 		members, err := s.Store.MemberIDs(ctx, sc.Tenant, gid)
 		if err != nil {
 			return err
@@ -290,6 +297,9 @@ func (s *Service) membership(ctx context.Context, sc tenant.Scope, gid ID, uid u
 	return s.Store.InTx(ctx, func(ctx context.Context) error {
 		g, err := s.Group(ctx, sc, gid)
 		if err != nil {
+			return err
+		}
+		if err := s.Store.LockGroups(ctx, sc.Tenant, []ID{gid}); err != nil {
 			return err
 		}
 		u, err := s.Store.User(ctx, sc.Tenant, uid)

@@ -202,6 +202,25 @@ func (db *DB) AppUsers(ctx context.Context, t tenant.ID, app access.AppID) ([]us
 		SELECT i.user_id FROM access_intervals i WHERE i.tenant_id = $1 AND i.app_id = $2 AND i.valid_to IS NULL`, t, app)
 }
 
+// AppPrincipals returns the distinct principals of app's assignments.
+func (db *DB) AppPrincipals(ctx context.Context, t tenant.ID, app access.AppID) ([]access.Principal, error) {
+	rows, err := db.r(ctx).QueryContext(ctx, `SELECT DISTINCT principal_type, principal_id FROM assignments
+		WHERE tenant_id = $1 AND app_id = $2`, t, app)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []access.Principal
+	for rows.Next() {
+		var p access.Principal
+		if err := rows.Scan(&p.Type, &p.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // OrgUsers returns the users homed in org.
 func (db *DB) OrgUsers(ctx context.Context, t tenant.ID, org tenant.OrgID) ([]user.ID, error) {
 	return db.userIDs(ctx, `SELECT id FROM users WHERE tenant_id = $1 AND organization_id = $2`, t, org)

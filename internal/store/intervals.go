@@ -13,26 +13,6 @@ import (
 	"github.com/tessera-iam/tessera/internal/user"
 )
 
-// LockUsers locks the rows of users (in id order) until the transaction
-// ends, so two changes to one user's access run one after the other.
-func (db *DB) LockUsers(ctx context.Context, t tenant.ID, ids []user.ID) error {
-	if len(ids) == 0 || db.dialect != Postgres {
-		return nil // SQLite: the transaction already holds the only write lock
-	}
-	var q query
-	q.arg(t)
-	ph := make([]string, len(ids))
-	for i, id := range ids {
-		ph[i] = q.arg(id)
-	}
-	rows, err := db.w(ctx).QueryContext(ctx, `SELECT id FROM users WHERE tenant_id = $1 AND id IN (`+strings.Join(ph, ", ")+
-		`) ORDER BY id`+db.forUpdate(), q.args...)
-	if err != nil {
-		return err
-	}
-	return rows.Close()
-}
-
 // OpenIntervals returns u's grants still held.
 func (db *DB) OpenIntervals(ctx context.Context, t tenant.ID, u user.ID) ([]access.Grant, error) {
 	rows, err := db.r(ctx).QueryContext(ctx, `SELECT app_id, app_role, via_type, via_id FROM access_intervals
