@@ -84,7 +84,9 @@ type Application struct {
 	Kind    string
 	Status  string
 	LogoURL string
-	Roles   []AppRole
+	// LaunchURL is where the portal tile of a bookmark application goes.
+	LaunchURL string
+	Roles     []AppRole
 	Seats   int // licensed seats; 0 means unlimited
 	Version int64
 	Created time.Time

@@ -32,9 +32,10 @@ type NewApplication struct {
 	Name    string
 	Kind    string
 	Status  string // default active
-	LogoURL string
-	Roles   []AppRole
-	Seats   int // 0: unlimited
+	LogoURL   string
+	LaunchURL string
+	Roles     []AppRole
+	Seats     int // 0: unlimited
 }
 
 // AppPatch changes the fields that are set. Roles replaces the role list;
@@ -42,8 +43,9 @@ type NewApplication struct {
 type AppPatch struct {
 	Name    *string
 	Status  *string
-	LogoURL *string
-	Roles   *[]AppRole
+	LogoURL   *string
+	LaunchURL *string
+	Roles     *[]AppRole
 	Seats   *int
 }
 
@@ -65,6 +67,13 @@ func validateApp(a *Application) error {
 	if a.LogoURL != "" {
 		if u, err := url.Parse(a.LogoURL); err != nil || u.Scheme != "https" || u.Host == "" || len(a.LogoURL) > 2048 {
 			errs = append(errs, errkind.Field("logo_url", "must be an https URL"))
+		}
+	}
+	if a.LaunchURL != "" {
+		// Only web addresses: a javascript: or data: URL on a portal tile
+		// would run in the portal's origin.
+		if u, err := url.Parse(a.LaunchURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(a.LaunchURL) > 2048 {
+			errs = append(errs, errkind.Field("launch_url", "must be an http or https URL"))
 		}
 	}
 	if a.Seats < 0 || a.Seats > 10_000_000 {
@@ -99,7 +108,7 @@ func (s *Service) CreateApplication(ctx context.Context, sc tenant.Scope, in New
 	}
 	now := s.Now()
 	a := &Application{Tenant: sc.Tenant, ID: AppID(id.New("app", now)), Name: strings.TrimSpace(in.Name), Kind: in.Kind,
-		Status: in.Status, LogoURL: in.LogoURL, Roles: in.Roles, Seats: in.Seats, Version: 1, Created: now, Updated: now}
+		Status: in.Status, LogoURL: in.LogoURL, LaunchURL: in.LaunchURL, Roles: in.Roles, Seats: in.Seats, Version: 1, Created: now, Updated: now}
 	if err := validateApp(a); err != nil {
 		return nil, err
 	}
@@ -156,6 +165,7 @@ func (s *Service) UpdateApplication(ctx context.Context, sc tenant.Scope, app Ap
 			set("name", p.Name != nil && strings.TrimSpace(*p.Name) != a.Name, func() { a.Name = strings.TrimSpace(*p.Name) })
 			set("status", p.Status != nil && *p.Status != a.Status, func() { a.Status = *p.Status })
 			set("logo_url", p.LogoURL != nil && *p.LogoURL != a.LogoURL, func() { a.LogoURL = *p.LogoURL })
+			set("launch_url", p.LaunchURL != nil && *p.LaunchURL != a.LaunchURL, func() { a.LaunchURL = *p.LaunchURL })
 			set("seats", p.Seats != nil && *p.Seats != a.Seats, func() { a.Seats = *p.Seats })
 			if p.Roles != nil && !slices.Equal(*p.Roles, a.Roles) {
 				for _, r := range a.Roles {

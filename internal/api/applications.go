@@ -25,6 +25,7 @@ type applicationJSON struct {
 	Kind      string        `json:"kind"`
 	Status    string        `json:"status"`
 	LogoURL   string        `json:"logo_url"`
+	LaunchURL string        `json:"launch_url"`
 	Roles     []appRoleJSON `json:"roles"`
 	Seats     int           `json:"seats"`
 	Version   int64         `json:"version"`
@@ -33,7 +34,7 @@ type applicationJSON struct {
 }
 
 func applicationView(a *access.Application) applicationJSON {
-	v := applicationJSON{ID: string(a.ID), Name: a.Name, Kind: a.Kind, Status: a.Status, LogoURL: a.LogoURL, Roles: []appRoleJSON{},
+	v := applicationJSON{ID: string(a.ID), Name: a.Name, Kind: a.Kind, Status: a.Status, LogoURL: a.LogoURL, LaunchURL: a.LaunchURL, Roles: []appRoleJSON{},
 		Seats: a.Seats, Version: a.Version, CreatedAt: timeText(a.Created), UpdatedAt: timeText(a.Updated)}
 	for _, r := range a.Roles {
 		v.Roles = append(v.Roles, appRoleJSON(r))
@@ -54,15 +55,16 @@ func (a *API) createApplication(w http.ResponseWriter, r *http.Request) error {
 		Name    string        `json:"name"`
 		Kind    string        `json:"kind"`
 		Status  string        `json:"status"`
-		LogoURL string        `json:"logo_url"`
-		Roles   []appRoleJSON `json:"roles"`
-		Seats   int           `json:"seats"`
+		LogoURL   string        `json:"logo_url"`
+		LaunchURL string        `json:"launch_url"`
+		Roles     []appRoleJSON `json:"roles"`
+		Seats     int           `json:"seats"`
 	}
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err
 	}
 	app, err := a.Access.CreateApplication(r.Context(), scope(r), access.NewApplication{Name: in.Name, Kind: in.Kind,
-		Status: in.Status, LogoURL: in.LogoURL, Roles: rolesIn(in.Roles), Seats: in.Seats})
+		Status: in.Status, LogoURL: in.LogoURL, LaunchURL: in.LaunchURL, Roles: rolesIn(in.Roles), Seats: in.Seats})
 	if err != nil {
 		return err
 	}
@@ -107,8 +109,9 @@ func (a *API) updateApplication(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Name    web.Optional[string]        `json:"name"`
 		Status  web.Optional[string]        `json:"status"`
-		LogoURL web.Optional[string]        `json:"logo_url"`
-		Roles   web.Optional[[]appRoleJSON] `json:"roles"`
+		LogoURL   web.Optional[string]        `json:"logo_url"`
+		LaunchURL web.Optional[string]        `json:"launch_url"`
+		Roles     web.Optional[[]appRoleJSON] `json:"roles"`
 		Seats   web.Optional[int]           `json:"seats"`
 	}
 	if err := web.DecodeJSON(r, &in); err != nil {
@@ -119,7 +122,7 @@ func (a *API) updateApplication(w http.ResponseWriter, r *http.Request) error {
 			return errkind.Field(field, "cannot be removed")
 		}
 	}
-	p := access.AppPatch{Name: in.Name.Ptr(), Status: in.Status.Ptr(), LogoURL: in.LogoURL.Ptr(), Seats: in.Seats.Ptr()}
+	p := access.AppPatch{Name: in.Name.Ptr(), Status: in.Status.Ptr(), LogoURL: in.LogoURL.Ptr(), LaunchURL: in.LaunchURL.Ptr(), Seats: in.Seats.Ptr()}
 	if in.Roles.Set {
 		roles := rolesIn(in.Roles.Value)
 		p.Roles = &roles

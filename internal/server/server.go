@@ -25,6 +25,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/group"
 	"github.com/tessera-iam/tessera/internal/idempotency"
 	"github.com/tessera-iam/tessera/internal/keys"
+	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/store"
 	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/user"
@@ -45,7 +46,8 @@ type Server struct {
 	Groups  *group.Service
 	Tokens  *apitoken.Service
 	Access  *access.Service
-	Audit   *audit.Service
+	Audit    *audit.Service
+	Sessions *session.Service
 }
 
 // Now is the clock every service uses: UTC, microsecond precision (what
@@ -121,9 +123,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB,
 		Access:  &access.Service{Store: db, Now: now},
 		Audit:   &audit.Service{Store: db, Now: now, ArchiveDir: filepath.Join(cfg.DataDir, "audit-archive")},
 	}
+	s.Sessions = &session.Service{Store: db, Now: now, Users: s.Users, Seal: mk, Digest: mk.Digester("sign-in")}
 	// Cross-domain reactions, each inside the transaction of its change.
 	s.Users.OnOrgMove = s.Groups.UserMoved
-	s.Users.AfterChange = s.Access.UserChanged
+	s.Users.AfterChange = func(ctx context.Context, t tenant.ID, u user.ID) error {
+		if err := s.Access.UserChanged(ctx, t, u); err != nil {
+			return err
+		}
+		return s.Sessions.UserChanged(ctx, t, u) // suspended or deactivated: signed out at once
+	}
 	s.Groups.MembersChanged = s.Access.UsersChanged
 	s.Tenants.OrgStatusChanged = s.Access.OrganizationChanged
 	s.handler = s.routes()
@@ -244,7 +252,8 @@ func (s *Server) Run(ctx context.Context) error {
 	return srv.Shutdown(sctx)
 }
 
-// purgeLoop forgets expired idempotency keys hourly.
+// purgeLoop forgets expired idempotency keys, sessions, sign-in tokens and
+// failure counters hourly.
 func (s *Server) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -253,6 +262,11 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			s.log.Warn("purge idempotency keys", "err", err)
 		} else if n > 0 {
 			s.log.Debug("purged idempotency keys", "count", n)
+		}
+		if n, err := s.Sessions.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("purge expired sessions", "err", err)
+		} else if n > 0 {
+			s.log.Debug("purged expired sessions and sign-in tokens", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -11,7 +11,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/user"
 )
 
-const appCols = `tenant_id, id, name, kind, status, logo_url, roles, seats, version, created_at, updated_at`
+const appCols = `tenant_id, id, name, kind, status, logo_url, launch_url, roles, seats, version, created_at, updated_at`
 
 type appRoleRow struct {
 	Name        string `json:"name"`
@@ -21,7 +21,7 @@ type appRoleRow struct {
 func scanApp(row rowScanner) (*access.Application, error) {
 	var a access.Application
 	var roles []appRoleRow
-	err := row.Scan(&a.Tenant, &a.ID, &a.Name, &a.Kind, &a.Status, &a.LogoURL, jsonCol{&roles}, &a.Seats, &a.Version,
+	err := row.Scan(&a.Tenant, &a.ID, &a.Name, &a.Kind, &a.Status, &a.LogoURL, &a.LaunchURL, jsonCol{&roles}, &a.Seats, &a.Version,
 		timeCol{&a.Created}, timeCol{&a.Updated})
 	if err != nil {
 		return nil, notFound(err, access.ErrAppNotFound)
@@ -53,9 +53,9 @@ func (db *DB) CreateApplication(ctx context.Context, a *access.Application) erro
 	if err != nil {
 		return err
 	}
-	_, err = db.w(ctx).ExecContext(ctx, `INSERT INTO applications (tenant_id, id, name, name_key, kind, status, logo_url, roles,
-		seats, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		a.Tenant, a.ID, a.Name, a.NameKey(), a.Kind, a.Status, a.LogoURL, roles, a.Seats, a.Version, ts(a.Created), ts(a.Updated))
+	_, err = db.w(ctx).ExecContext(ctx, `INSERT INTO applications (tenant_id, id, name, name_key, kind, status, logo_url, launch_url, roles,
+		seats, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		a.Tenant, a.ID, a.Name, a.NameKey(), a.Kind, a.Status, a.LogoURL, a.LaunchURL, roles, a.Seats, a.Version, ts(a.Created), ts(a.Updated))
 	return appConflict(err)
 }
 
@@ -108,9 +108,9 @@ func (db *DB) UpdateApplication(ctx context.Context, t tenant.ID, id access.AppI
 		if err != nil {
 			return err
 		}
-		_, err = db.w(ctx).ExecContext(ctx, `UPDATE applications SET name = $3, name_key = $4, status = $5, logo_url = $6, roles = $7,
-			seats = $8, version = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2`,
-			t, id, a.Name, a.NameKey(), a.Status, a.LogoURL, roles, a.Seats, a.Version, ts(a.Updated))
+		_, err = db.w(ctx).ExecContext(ctx, `UPDATE applications SET name = $3, name_key = $4, status = $5, logo_url = $6, launch_url = $7,
+			roles = $8, seats = $9, version = $10, updated_at = $11 WHERE tenant_id = $1 AND id = $2`,
+			t, id, a.Name, a.NameKey(), a.Status, a.LogoURL, a.LaunchURL, roles, a.Seats, a.Version, ts(a.Updated))
 		return appConflict(err)
 	})
 	return out, err

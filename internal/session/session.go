@@ -1,0 +1,280 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tessera-iam/tessera/internal/access"
+	"github.com/tessera-iam/tessera/internal/audit"
+	"github.com/tessera-iam/tessera/internal/errkind"
+	"github.com/tessera-iam/tessera/internal/id"
+	"github.com/tessera-iam/tessera/internal/keys"
+	"github.com/tessera-iam/tessera/internal/tenant"
+	"github.com/tessera-iam/tessera/internal/user"
+)
+
+// ID identifies a session in lists and audit events; it is not the secret
+// the browser holds.
+type ID string
+
+// Session is one signed-in browser.
+type Session struct {
+	Tenant    tenant.ID
+	ID        ID
+	User      user.ID
+	AMR       []string // how the user proved who they are: "pwd", "otp", "hwk", "rec" (RFC 8176 names)
+	ClientIP  string
+	UserAgent string
+	Created   time.Time // also the time of authentication
+	MFAAt     time.Time // zero unless a second factor was given
+	LastSeen  time.Time
+	IdleUntil time.Time
+	Expires   time.Time // absolute end, whatever the activity
+}
+
+// MFA reports whether the session was opened with a second factor.
+func (s *Session) MFA() bool { return !s.MFAAt.IsZero() }
+
+// Errors about sessions.
+var (
+	// ErrNoSession covers an unknown, expired, revoked or foreign token alike.
+	ErrNoSession = fmt.Errorf("no valid session: %w", errkind.Unauthenticated)
+	ErrNotFound  = fmt.Errorf("session %w", errkind.NotFound)
+)
+
+// Store keeps sessions, sign-in tokens, failure counters and factors.
+type Store interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	audit.Appender
+	Setting(ctx context.Context, t tenant.ID, key string, dst any) (bool, error)
+	PutSetting(ctx context.Context, t tenant.ID, key string, v any) error
+	User(ctx context.Context, t tenant.ID, id user.ID) (*user.User, error)
+	UserByKey(ctx context.Context, t tenant.ID, key string) (*user.User, error)
+	Organization(ctx context.Context, t tenant.ID, id tenant.OrgID) (*tenant.Organization, error)
+	Application(ctx context.Context, t tenant.ID, id access.AppID) (*access.Application, error)
+
+	CreateSession(ctx context.Context, s *Session, tokenHash string) error
+	// SessionByToken finds a session by the digest of its token, in any
+	// tenant; the caller checks the tenant and the times.
+	SessionByToken(ctx context.Context, tokenHash string) (*Session, error)
+	TouchSession(ctx context.Context, t tenant.ID, id ID, lastSeen, idleUntil time.Time) error
+	ListSessions(ctx context.Context, t tenant.ID, u user.ID) ([]Session, error)
+	DeleteSession(ctx context.Context, t tenant.ID, id ID) (*Session, error)
+	// DeleteUserSessions ends every session of u but keep (which may be
+	// empty) and returns how many ended.
+	DeleteUserSessions(ctx context.Context, t tenant.ID, u user.ID, keep ID) (int, error)
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	tokenStore
+	throttleStore
+	factorStore
+}
+
+// Service runs sign-in and keeps sessions.
+type Service struct {
+	Store Store
+	Now   func() time.Time
+	Users *user.Service
+	// Seal encrypts TOTP secrets at rest; Digest keys the digests of
+	// recovery codes and of unknown logins.
+	Seal   *keys.MasterKey
+	Digest keys.Digester
+}
+
+// newSecret returns a 256-bit random token for a cookie or a link, and the
+// digest under which it is stored. A plain SHA-256 is enough: the token is
+// random, not a password.
+func newSecret() (secret, digest string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	secret = base64.RawURLEncoding.EncodeToString(b)
+	return secret, digestOf(secret)
+}
+
+func digestOf(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Client is where a request comes from, for sessions and audit events.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// start opens a session for u; its timeouts come from the tenant policy.
+func (s *Service) start(ctx context.Context, t tenant.ID, u user.ID, amr []string, c Client) (*Session, string, error) {
+	p, err := s.Policy(ctx, t)
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.Now()
+	token, hash := newSecret()
+	ses := &Session{Tenant: t, ID: ID(id.New("ses", now)), User: u, AMR: amr, ClientIP: c.IP, UserAgent: truncate(c.UserAgent, 512),
+		Created: now, LastSeen: now, IdleUntil: now.Add(p.IdleTimeout.Duration()), Expires: now.Add(p.AbsoluteTimeout.Duration())}
+	if len(amr) > 1 {
+		ses.MFAAt = now
+	}
+	if err := s.Store.CreateSession(ctx, ses, hash); err != nil {
+		return nil, "", fmt.Errorf("create session: %w", err)
+	}
+	return ses, token, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// touchEvery bounds how often a busy session's activity is written: idle
+// timeouts are kept to within this much, and most requests write nothing.
+const touchEvery = time.Minute
+
+// Validate returns the live session a browser's token opens in tenant t,
+// extending its idle timeout. Unknown, expired and foreign tokens all give
+// ErrNoSession.
+func (s *Service) Validate(ctx context.Context, t tenant.ID, token string) (*Session, error) {
+	if len(token) != 43 { // 32 bytes, base64url without padding
+		return nil, ErrNoSession
+	}
+	ses, err := s.Store.SessionByToken(ctx, digestOf(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	if ses.Tenant != t || !now.Before(ses.IdleUntil) || !now.Before(ses.Expires) {
+		return nil, ErrNoSession
+	}
+	if now.Sub(ses.LastSeen) >= touchEvery {
+		idle := ses.IdleUntil.Sub(ses.LastSeen)
+		ses.LastSeen, ses.IdleUntil = now, now.Add(idle)
+		if err := s.Store.TouchSession(ctx, t, ses.ID, ses.LastSeen, ses.IdleUntil); err != nil {
+			return nil, fmt.Errorf("touch session: %w", err)
+		}
+	}
+	return ses, nil
+}
+
+// Sessions lists a user's live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, sc tenant.Scope, u user.ID) ([]Session, error) {
+	if _, err := s.Users.User(ctx, sc, u); err != nil {
+		return nil, err
+	}
+	all, err := s.Store.ListSessions(ctx, sc.Tenant, u)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	live := all[:0]
+	for _, ses := range all {
+		if now.Before(ses.IdleUntil) && now.Before(ses.Expires) {
+			live = append(live, ses)
+		}
+	}
+	return live, nil
+}
+
+// Revoke ends one session of user u (the user's own "sign out this device",
+// or an admin's).
+func (s *Service) Revoke(ctx context.Context, sc tenant.Scope, u user.ID, sid ID, reason string) error {
+	if _, err := s.Users.User(ctx, sc, u); err != nil {
+		return err
+	}
+	return s.Store.InTx(ctx, func(ctx context.Context) error {
+		ses, err := s.Store.DeleteSession(ctx, sc.Tenant, sid)
+		if err != nil {
+			return err
+		}
+		if ses.User != u {
+			return ErrNotFound // another user's session: roll back
+		}
+		return s.Store.AppendEvent(ctx, audit.New(ctx, string(sc.Tenant), s.Now(), "session.revoked", "user", string(u),
+			map[string]any{"session_id": sid, "reason": reason}))
+	})
+}
+
+// SignOut ends the session a browser holds (its own sign-out button).
+func (s *Service) SignOut(ctx context.Context, ses *Session) error {
+	return s.Store.InTx(ctx, func(ctx context.Context) error {
+		if _, err := s.Store.DeleteSession(ctx, ses.Tenant, ses.ID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil // already ended
+			}
+			return err
+		}
+		return s.Store.AppendEvent(ctx, audit.New(ctx, string(ses.Tenant), s.Now(), "session.signed_out", "user", string(ses.User),
+			map[string]any{"session_id": ses.ID}))
+	})
+}
+
+// RevokeAll ends every session of u except keep ("sign out everywhere else";
+// keep empty ends them all) and reports how many ended.
+func (s *Service) RevokeAll(ctx context.Context, sc tenant.Scope, u user.ID, keep ID, reason string) (int, error) {
+	if _, err := s.Users.User(ctx, sc, u); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.Store.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if n, err = s.revokeAll(ctx, sc.Tenant, u, keep, reason); err != nil {
+			return err
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (s *Service) revokeAll(ctx context.Context, t tenant.ID, u user.ID, keep ID, reason string) (int, error) {
+	n, err := s.Store.DeleteUserSessions(ctx, t, u, keep)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, s.Store.AppendEvent(ctx, audit.New(ctx, string(t), s.Now(), "session.revoked_all", "user", string(u),
+		map[string]any{"sessions": n, "reason": reason, "kept_session_id": keep}))
+}
+
+// UserChanged ends every session of a user who may no longer sign in
+// (suspended, deactivated, back to staged), inside the transaction of that
+// change; wired by the server after user changes. A deleted user's sessions
+// go with the row.
+func (s *Service) UserChanged(ctx context.Context, t tenant.ID, uid user.ID) error {
+	u, err := s.Store.User(ctx, t, uid)
+	if errors.Is(err, user.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if u.Status == user.Active {
+		return nil
+	}
+	_, err = s.revokeAll(ctx, t, uid, "", "user "+string(u.Status))
+	return err
+}
+
+// PurgeExpired deletes sessions past their absolute end, tokens past their
+// expiry and failure counters gone quiet; run periodically.
+func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
+	now := s.Now()
+	n, err := s.Store.DeleteExpiredSessions(ctx, now)
+	if err != nil {
+		return n, err
+	}
+	m, err := s.Store.DeleteExpiredSignInTokens(ctx, now)
+	if err != nil {
+		return n + m, err
+	}
+	k, err := s.Store.DeleteStaleFailures(ctx, now.Add(-failureMemory))
+	return n + m + k, err
+}
