@@ -87,10 +87,10 @@ type Application struct {
 	// LaunchURL is where the portal tile of a bookmark application goes.
 	LaunchURL string
 	Roles     []AppRole
-	Seats   int // licensed seats; 0 means unlimited
-	Version int64
-	Created time.Time
-	Updated time.Time
+	Seats     int // licensed seats; 0 means unlimited
+	Version   int64
+	Created   time.Time
+	Updated   time.Time
 }
 
 // AppRole is a role the application itself understands ("approver").

@@ -29,9 +29,9 @@ var errOrgScoped = fmt.Errorf("organization-scoped callers cannot manage applica
 
 // NewApplication is the input to CreateApplication.
 type NewApplication struct {
-	Name    string
-	Kind    string
-	Status  string // default active
+	Name      string
+	Kind      string
+	Status    string // default active
 	LogoURL   string
 	LaunchURL string
 	Roles     []AppRole
@@ -41,12 +41,12 @@ type NewApplication struct {
 // AppPatch changes the fields that are set. Roles replaces the role list;
 // a role dropped from it is removed from every assignment.
 type AppPatch struct {
-	Name    *string
-	Status  *string
+	Name      *string
+	Status    *string
 	LogoURL   *string
 	LaunchURL *string
 	Roles     *[]AppRole
-	Seats   *int
+	Seats     *int
 }
 
 var roleNameOK = func(s string) bool {

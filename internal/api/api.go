@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/errkind"
 	"github.com/tessera-iam/tessera/internal/group"
 	"github.com/tessera-iam/tessera/internal/idempotency"
+	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/user"
 	"github.com/tessera-iam/tessera/internal/web"
@@ -29,6 +30,7 @@ type API struct {
 	Tokens      *apitoken.Service
 	Access      *access.Service
 	Audit       *audit.Service
+	Sessions    *session.Service
 	Idempotency idempotency.Store
 	Log         *slog.Logger
 	Now         func() time.Time

@@ -52,9 +52,9 @@ func rolesIn(rs []appRoleJSON) []access.AppRole {
 
 func (a *API) createApplication(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Name    string        `json:"name"`
-		Kind    string        `json:"kind"`
-		Status  string        `json:"status"`
+		Name      string        `json:"name"`
+		Kind      string        `json:"kind"`
+		Status    string        `json:"status"`
 		LogoURL   string        `json:"logo_url"`
 		LaunchURL string        `json:"launch_url"`
 		Roles     []appRoleJSON `json:"roles"`
@@ -107,12 +107,12 @@ func (a *API) updateApplication(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct {
-		Name    web.Optional[string]        `json:"name"`
-		Status  web.Optional[string]        `json:"status"`
+		Name      web.Optional[string]        `json:"name"`
+		Status    web.Optional[string]        `json:"status"`
 		LogoURL   web.Optional[string]        `json:"logo_url"`
 		LaunchURL web.Optional[string]        `json:"launch_url"`
 		Roles     web.Optional[[]appRoleJSON] `json:"roles"`
-		Seats   web.Optional[int]           `json:"seats"`
+		Seats     web.Optional[int]           `json:"seats"`
 	}
 	if err := web.DecodeJSON(r, &in); err != nil {
 		return err

@@ -738,7 +738,7 @@ func isoRows() []isoRow {
 	get := func(path string) func(*testing.T, *isoFixture, isoPrincipal, string) isoCall {
 		return func(*testing.T, *isoFixture, isoPrincipal, string) isoCall { return isoCall{path: path} }
 	}
-	return []isoRow{
+	return append([]isoRow{
 		{pattern: "GET /api/v1/openapi.json", need: isoPublic, request: get(v1 + "/openapi.json"), expect: isoConst(http.StatusOK)},
 		{pattern: "/api/", need: isoPublic, request: get(v1 + "/no-such-resource"), expect: isoConst(http.StatusNotFound)},
 
@@ -1390,7 +1390,7 @@ func isoRows() []isoRow {
 				return isoCall{path: v1 + "/tokens/" + f.freshToken(t, target), at: f.scope[target]}
 			},
 			expect: isoWide(isoReach(http.StatusOK))},
-	}
+	}, isoSessionRows()...)
 }
 
 // isoCheckHome checks where a created user, group or token landed: in the

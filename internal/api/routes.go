@@ -28,6 +28,8 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("POST /api/v1/tenant/password-policy/validate", h(read, a.validatePassword))
 	mux.Handle("GET /api/v1/tenant/profile-schema", h(read, a.showProfileSchema))
 	mux.Handle("PUT /api/v1/tenant/profile-schema", h(administer, a.replaceProfileSchema))
+	mux.Handle("GET /api/v1/sign-in-policy", h(read, a.showSignInPolicy))
+	mux.Handle("PUT /api/v1/sign-in-policy", h(administer, a.replaceSignInPolicy))
 
 	mux.Handle("GET /api/v1/organizations", h(read, a.listOrganizations))
 	mux.Handle("POST /api/v1/organizations", h(administer, a.idempotent(a.createOrganization)))
@@ -37,6 +39,8 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("POST /api/v1/organizations/{id}/domains", h(administer, a.addOrganizationDomain))
 	mux.Handle("DELETE /api/v1/organizations/{id}/domains/{domain}", h(administer, a.removeOrganizationDomain))
 	mux.Handle("POST /api/v1/organizations/{id}/domains/{domain}/verify", h(administer, a.verifyOrganizationDomain))
+	mux.Handle("GET /api/v1/organizations/{id}/sign-in-policy", h(read, a.showOrganizationSignInPolicy))
+	mux.Handle("PUT /api/v1/organizations/{id}/sign-in-policy", h(administer, a.replaceOrganizationSignInPolicy))
 
 	mux.Handle("GET /api/v1/users", h(read, a.listUsers))
 	mux.Handle("POST /api/v1/users", h(manageUser, a.idempotent(a.createUser)))
@@ -48,6 +52,12 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("PUT /api/v1/users/{id}/password", h(manageUser, a.setUserPassword))
 	mux.Handle("PUT /api/v1/users/{id}/password-hash", h(manageUser, a.importUserPasswordHash))
 	mux.Handle("GET /api/v1/users/{id}/groups", h(read, a.listUserGroups))
+	mux.Handle("GET /api/v1/users/{id}/sessions", h(read, a.listUserSessions))
+	mux.Handle("DELETE /api/v1/users/{id}/sessions", h(manageUser, a.revokeUserSessions))
+	mux.Handle("DELETE /api/v1/users/{id}/sessions/{session_id}", h(manageUser, a.revokeUserSession))
+	mux.Handle("GET /api/v1/users/{id}/factors", h(read, a.listUserFactors))
+	mux.Handle("DELETE /api/v1/users/{id}/factors", h(manageUser, a.resetUserFactors))
+	mux.Handle("DELETE /api/v1/users/{id}/factors/{factor_id}", h(manageUser, a.deleteUserFactor))
 
 	mux.Handle("GET /api/v1/groups", h(read, a.listGroups))
 	mux.Handle("POST /api/v1/groups", h(manageUser, a.idempotent(a.createGroup)))
@@ -68,6 +78,8 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("POST /api/v1/applications/{id}/assignments", h(manageUser, a.createAssignment))
 	mux.Handle("PATCH /api/v1/applications/{id}/assignments/{assignment_id}", h(manageUser, a.updateAssignment))
 	mux.Handle("DELETE /api/v1/applications/{id}/assignments/{assignment_id}", h(manageUser, a.deleteAssignment))
+	mux.Handle("GET /api/v1/applications/{id}/sign-in-policy", h(read, a.showApplicationSignInPolicy))
+	mux.Handle("PUT /api/v1/applications/{id}/sign-in-policy", h(administer, a.replaceApplicationSignInPolicy))
 
 	mux.Handle("GET /api/v1/business-roles", h(read, a.listBusinessRoles))
 	mux.Handle("POST /api/v1/business-roles", h(administer, a.idempotent(a.createBusinessRole)))

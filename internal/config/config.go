@@ -11,6 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/mail"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -38,6 +40,13 @@ type Config struct {
 	Argon2Threads  uint
 	HashConcurrent int    // concurrent password hashes; 0 means GOMAXPROCS
 	BreachedList   string // file of breached passwords, one per line
+
+	SMTPHost     string // empty means the development mailbox (mail is kept in memory, not sent)
+	SMTPPort     int
+	SMTPTLS      string // starttls (mandatory), tls (implicit, usually port 465) or none (loopback host only)
+	SMTPUsername string // SMTP AUTH only when set
+	SMTPPassword Secret
+	MailFrom     string // From: of outgoing mail
 }
 
 // Secret is a string that never prints itself.
@@ -52,6 +61,7 @@ func Default() Config {
 		Listen: "127.0.0.1:8080", DataDir: "./tessera-data", LogLevel: "info", LogFormat: "text",
 		MaxBodyBytes: 1 << 20, ShutdownGrace: 15 * time.Second,
 		Argon2Memory: 19 * 1024, Argon2Time: 2, Argon2Threads: 1,
+		SMTPPort: 587, SMTPTLS: "starttls", MailFrom: "Tessera <no-reply@localhost>",
 	}
 }
 
@@ -80,6 +90,12 @@ func (c *Config) fields() []field {
 		{"argon2-threads", "TESSERA_ARGON2_THREADS", "argon2id lanes", (*uintValue)(&c.Argon2Threads)},
 		{"hash-concurrency", "TESSERA_HASH_CONCURRENCY", "password hashes run at once (0: one per CPU)", (*intValue)(&c.HashConcurrent)},
 		{"breached-passwords", "TESSERA_BREACHED_PASSWORDS", "file of known-breached passwords, one per line", (*stringValue)(&c.BreachedList)},
+		{"smtp-host", "TESSERA_SMTP_HOST", "SMTP submission server (empty: keep mail in the development mailbox)", (*stringValue)(&c.SMTPHost)},
+		{"smtp-port", "TESSERA_SMTP_PORT", "SMTP port (587 for starttls, usually 465 for tls)", (*intValue)(&c.SMTPPort)},
+		{"smtp-tls", "TESSERA_SMTP_TLS", "starttls (mandatory), tls (implicit) or none (only to a loopback host)", (*stringValue)(&c.SMTPTLS)},
+		{"smtp-username", "TESSERA_SMTP_USERNAME", "SMTP AUTH username (empty: no authentication)", (*stringValue)(&c.SMTPUsername)},
+		{"smtp-password", "TESSERA_SMTP_PASSWORD", "SMTP AUTH password", (*secretValue)(&c.SMTPPassword)},
+		{"mail-from", "TESSERA_MAIL_FROM", "sender of outgoing mail, e.g. \"Acme ID <no-reply@id.example.com>\"", (*stringValue)(&c.MailFrom)},
 	}
 }
 
@@ -143,7 +159,41 @@ func (c *Config) Validate() error {
 	if c.HashConcurrent < 0 {
 		bad("hash-concurrency", "must not be negative")
 	}
+	c.validateMail(bad)
 	return errors.Join(errs...)
+}
+
+// validateMail checks the SMTP settings; package mail checks them again when
+// it builds the sender, but a typo should stop the start, not the first mail.
+func (c *Config) validateMail(bad func(name, msg string)) {
+	host := strings.TrimSuffix(strings.TrimPrefix(c.SMTPHost, "["), "]")
+	if host != "" {
+		if _, _, err := net.SplitHostPort(host); err == nil || strings.ContainsAny(host, "/@ \t\r\n") {
+			bad("smtp-host", "must be a host name or IP address without port or scheme")
+		}
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		bad("smtp-port", "must be between 1 and 65535")
+	}
+	switch c.SMTPTLS {
+	case "starttls", "tls":
+	case "none":
+		ip, err := netip.ParseAddr(host)
+		if host != "" && !strings.EqualFold(host, "localhost") && (err != nil || !ip.Unmap().IsLoopback()) {
+			bad("smtp-tls", "none is allowed only for a loopback smtp-host (localhost, 127.0.0.1, ::1)")
+		}
+	default:
+		bad("smtp-tls", "must be starttls, tls or none")
+	}
+	if (c.SMTPUsername == "") != (c.SMTPPassword == "") {
+		bad("smtp-username", "and smtp-password must be given together")
+	}
+	if c.SMTPUsername != "" && host == "" {
+		bad("smtp-username", "needs smtp-host")
+	}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address == "" || strings.ContainsAny(c.MailFrom, "\r\n") {
+		bad("mail-from", `must be one address, e.g. "Tessera <no-reply@id.example.com>"`)
+	}
 }
 
 // SQLitePath is the database file used when DatabaseURL is empty.
@@ -165,6 +215,13 @@ func (c *Config) BaseURL() string {
 	scheme := "http"
 	if c.TLSCert != "" {
 		scheme = "https"
+	}
+	// A loopback listener is reached as localhost: browsers treat it as a
+	// secure context, and WebAuthn accepts it where it refuses IP addresses.
+	if host, port, err := net.SplitHostPort(c.Listen); err == nil {
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return scheme + "://" + net.JoinHostPort("localhost", port)
+		}
 	}
 	return scheme + "://" + c.Listen
 }

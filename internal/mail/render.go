@@ -60,7 +60,7 @@ type templateData struct {
 var messageFS embed.FS
 
 type kindTemplates struct {
-	text *texttemplate.Template  // defines "subject" and "text"
+	text *texttemplate.Template // defines "subject" and "text"
 	html *htmltemplate.Template // "layout" around this kind's "content"
 }
 

@@ -28,14 +28,14 @@ const DefaultSMTPTimeout = 30 * time.Second
 
 // SMTPConfig is how to reach the submission server.
 type SMTPConfig struct {
-	Host      string      // name or IP, without port
-	Port      int         // 0: 587 for starttls, 465 for tls, 25 for none
-	TLS       string      // TLSStartTLS (default), TLSImplicit or TLSNone
-	Username  string      // SMTP AUTH only when set
-	Password  string      //
-	From      string      // "Tessera <no-reply@example.com>"
-	TLSConfig *tls.Config // optional, e.g. RootCAs; ServerName defaults to Host
-	Timeout   time.Duration
+	Host      string // name or IP, without port
+	Port      int    // 0: 587 for starttls, 465 for tls, 25 for none
+	TLS       string // TLSStartTLS (default), TLSImplicit or TLSNone
+	Username  string // SMTP AUTH only when set
+	Password  string
+	From      string        // "Tessera <no-reply@example.com>"
+	TLSConfig *tls.Config   // optional, e.g. RootCAs; ServerName defaults to Host
+	Timeout   time.Duration // one SMTP transaction; 0 means DefaultSMTPTimeout
 }
 
 // String omits the password, so that printing a config cannot leak it.

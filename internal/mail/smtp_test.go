@@ -169,6 +169,8 @@ func (s *testSession) Data(r io.Reader) error {
 func (s *testSession) Reset()        { s.cur = received{} }
 func (s *testSession) Logout() error { return nil }
 
+func tlsConfig(pool *x509.CertPool) *tls.Config { return &tls.Config{RootCAs: pool} }
+
 func newTestSMTP(t *testing.T, cfg SMTPConfig) *SMTP {
 	t.Helper()
 	if cfg.Host == "" {

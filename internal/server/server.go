@@ -25,6 +25,8 @@ import (
 	"github.com/tessera-iam/tessera/internal/group"
 	"github.com/tessera-iam/tessera/internal/idempotency"
 	"github.com/tessera-iam/tessera/internal/keys"
+	"github.com/tessera-iam/tessera/internal/login"
+	"github.com/tessera-iam/tessera/internal/mail"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/store"
 	"github.com/tessera-iam/tessera/internal/tenant"
@@ -40,12 +42,16 @@ type Server struct {
 	db      *store.DB
 	now     func() time.Time
 	handler http.Handler
+	mail    *mail.Queue
+	// Mailbox keeps mail in memory when no SMTP server is configured (the
+	// zero-configuration default); nil otherwise.
+	Mailbox *mail.Mailbox
 
-	Tenants *tenant.Service
-	Users   *user.Service
-	Groups  *group.Service
-	Tokens  *apitoken.Service
-	Access  *access.Service
+	Tenants  *tenant.Service
+	Users    *user.Service
+	Groups   *group.Service
+	Tokens   *apitoken.Service
+	Access   *access.Service
 	Audit    *audit.Service
 	Sessions *session.Service
 }
@@ -134,7 +140,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB,
 	}
 	s.Groups.MembersChanged = s.Access.UsersChanged
 	s.Tenants.OrgStatusChanged = s.Access.OrganizationChanged
-	s.handler = s.routes()
+	var sender mail.Sender
+	if cfg.SMTPHost == "" {
+		s.Mailbox = mail.NewMailbox(log, mail.MailboxOptions{Now: now})
+		sender = s.Mailbox
+	} else {
+		smtp, err := mail.NewSMTP(mail.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS,
+			Username: cfg.SMTPUsername, Password: string(cfg.SMTPPassword), From: cfg.MailFrom})
+		if err != nil {
+			return nil, fmt.Errorf("smtp: %w", err)
+		}
+		sender = smtp
+	}
+	s.mail = mail.NewQueue(sender, log, mail.QueueOptions{})
+	if s.handler, err = s.routes(mk); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -188,10 +209,23 @@ func checkMasterKey(ctx context.Context, db *store.DB, mk *keys.MasterKey) error
 // Handler is the whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+// Close delivers queued mail and releases the database.
+func (s *Server) Close() error {
+	if err := s.CloseMail(); err != nil {
+		s.log.Warn("mail left undelivered at shutdown", "err", err)
+	}
+	return s.db.Close()
+}
 
-func (s *Server) routes() http.Handler {
+// CloseMail delivers the mail still queued, for a few seconds at most, and
+// stops the mail workers.
+func (s *Server) CloseMail() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.mail.Close(ctx)
+}
+
+func (s *Server) routes(mk *keys.MasterKey) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
@@ -209,11 +243,25 @@ func (s *Server) routes() http.Handler {
 		web.JSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	a := &api.API{Tenants: s.Tenants, Users: s.Users, Groups: s.Groups, Tokens: s.Tokens, Access: s.Access, Audit: s.Audit,
+	a := &api.API{Tenants: s.Tenants, Users: s.Users, Groups: s.Groups, Tokens: s.Tokens, Access: s.Access, Audit: s.Audit, Sessions: s.Sessions,
 		Idempotency: s.db, Log: s.log, Now: s.now, MaxBody: s.cfg.MaxBodyBytes}
 	a.Routes(mux)
+	pages, err := login.New(login.Handler{Tenants: s.Tenants, Users: s.Users, Access: s.Access, Sessions: s.Sessions,
+		Mail: s.mail, Log: s.log, Now: s.now, PublicURL: s.cfg.BaseURL(), CSRFKey: []byte(mk.Digester("csrf").Digest("key"))})
+	if err != nil {
+		return nil, err
+	}
+	pageMux := http.NewServeMux()
+	pages.Routes(pageMux)
+	mux.Handle("/t/", login.Protect(pageMux))
+	mux.Handle("GET /static/", pageMux)
+	if s.Mailbox != nil {
+		// The development mailbox shows the links in mail to whoever asks
+		// from this machine; it exists only while no SMTP server is set.
+		mux.Handle("GET /dev/mailbox", s.Mailbox.Handler())
+	}
 	proxies, _ := web.ParseProxies(s.cfg.TrustedProxies) // checked by Validate
-	return web.Observe{Log: s.log, Proxies: proxies, Metrics: web.NewMetrics(reg)}.Wrap(mux)
+	return web.Observe{Log: s.log, Proxies: proxies, Metrics: web.NewMetrics(reg)}.Wrap(mux), nil
 }
 
 // Run serves until ctx ends, then drains requests for the grace period.

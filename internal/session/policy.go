@@ -276,7 +276,10 @@ func (s *Service) BrandingFor(ctx context.Context, t tenant.ID, org tenant.OrgID
 		return Branding{}, err
 	}
 	b := p.Branding
-	for _, f := range [...]struct{ dst *string; v string }{{&b.Name, op.Branding.Name}, {&b.LogoURL, op.Branding.LogoURL},
+	for _, f := range [...]struct {
+		dst *string
+		v   string
+	}{{&b.Name, op.Branding.Name}, {&b.LogoURL, op.Branding.LogoURL},
 		{&b.PrimaryColor, op.Branding.PrimaryColor}, {&b.BackgroundColor, op.Branding.BackgroundColor}} {
 		if f.v != "" {
 			*f.dst = f.v

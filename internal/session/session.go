@@ -257,10 +257,32 @@ func (s *Service) UserChanged(ctx context.Context, t tenant.ID, uid user.ID) err
 		return err
 	}
 	if u.Status == user.Active {
-		return nil
+		if u.Locked {
+			return nil
+		}
+		return s.forgiveLockout(ctx, t, u)
 	}
 	_, err = s.revokeAll(ctx, t, uid, "", "user "+string(u.Status))
 	return err
+}
+
+// forgiveLockout forgets the failures of an unlocked account whose count
+// reached the lockout threshold (an admin lifted the lockout): otherwise its
+// owner's next typo would lock it again at once.
+func (s *Service) forgiveLockout(ctx context.Context, t tenant.ID, u *user.User) error {
+	subject := s.subject(u, "")
+	n, _, err := s.Store.Failures(ctx, t, subject)
+	if err != nil || n == 0 {
+		return err
+	}
+	p, err := s.Policy(ctx, t)
+	if err != nil {
+		return err
+	}
+	if p.LockoutThreshold == 0 || n < p.LockoutThreshold {
+		return nil
+	}
+	return s.Store.ClearFailures(ctx, t, subject)
 }
 
 // PurgeExpired deletes sessions past their absolute end, tokens past their

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,14 +42,24 @@ func NewServer(t testing.TB, db *store.DB, options ...func(*config.Config)) *Env
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	FastArgon2(&cfg)
+	// Listen first, so the public URL (links in mail, the WebAuthn relying
+	// party) is the test server's own. "localhost" rather than 127.0.0.1: a
+	// browser treats it as a secure context, and WebAuthn refuses IP hosts.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.PublicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	for _, o := range options {
 		o(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := server.New(context.Background(), cfg, log, db, nil)
 	if err != nil {
+		ln.Close()
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.CloseMail() })
 	var out bytes.Buffer
 	if err := s.Bootstrap(context.Background(), &out); err != nil {
 		t.Fatal(err)
@@ -62,9 +74,12 @@ func NewServer(t testing.TB, db *store.DB, options ...func(*config.Config)) *Env
 	if tok == "" {
 		t.Fatalf("bootstrap printed no token: %q", out.String())
 	}
-	hs := httptest.NewServer(s.Handler())
+	hs := httptest.NewUnstartedServer(s.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
 	t.Cleanup(hs.Close)
-	return &Env{URL: hs.URL, AdminToken: tok, Server: s, DB: db, Client: &http.Client{Timeout: 30 * time.Second}}
+	return &Env{URL: cfg.PublicURL, AdminToken: tok, Server: s, DB: db, Client: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // EachServer runs fn against a fresh full server on each database.

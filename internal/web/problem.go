@@ -44,9 +44,9 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return e.Detail }
 
-// problemOf maps err to a problem: errkind decides the status; 5xx never
-// shows err's text.
-func problemOf(err error) Problem {
+// ProblemFor maps err to the problem a client is shown: errkind decides the
+// status; 5xx never shows err's text.
+func ProblemFor(err error) Problem {
 	var se *StatusError
 	kinds := []struct {
 		kind   error
@@ -98,7 +98,7 @@ func clientText(err error) string {
 
 // WriteProblem writes err as problem+json.
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) Problem {
-	p := problemOf(err)
+	p := ProblemFor(err)
 	p.Instance = r.URL.Path
 	p.RequestID = RequestID(r.Context())
 	if p.Status == http.StatusUnauthorized {
