@@ -5,6 +5,7 @@
 //	tessera admin token create    issue an admin API token
 //	tessera tenant create|list    manage tenants
 //	tessera audit verify|archive  check the audit chain, archive old events
+//	tessera user sign-out|reset-mfa|unlock  help a user: end sessions, reset factors, lift a lockout
 //	tessera version
 package main
 
@@ -25,6 +26,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/config"
 	"github.com/tessera-iam/tessera/internal/server"
 	"github.com/tessera-iam/tessera/internal/tenant"
+	"github.com/tessera-iam/tessera/internal/user"
 )
 
 // version is set by the release build (-ldflags "-X main.version=...").
@@ -53,6 +55,9 @@ commands:
   tenant list           list tenants
   audit verify          verify the audit log's hash chain (exit 1 when broken)
   audit archive         move events older than each tenant's retention to files
+  user sign-out         end every session of a user (sign out everywhere)
+  user reset-mfa        remove a user's second factors and recovery codes
+  user unlock           lift a user's sign-in lockout
   version               print the version
 
 Run "tessera <command> -h" for a command's flags.`
@@ -63,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return errors.New("no command given")
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "admin" || cmd == "tenant" || cmd == "audit") && len(rest) > 0 {
+	if (cmd == "admin" || cmd == "tenant" || cmd == "audit" || cmd == "user") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -84,6 +89,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return verifyAudit(ctx, rest, stdout, stderr, getenv)
 	case "audit archive":
 		return archiveAudit(ctx, rest, stdout, stderr, getenv)
+	case "user sign-out":
+		return onUser(ctx, "sign-out", rest, stdout, stderr, getenv, signOutUser)
+	case "user reset-mfa":
+		return onUser(ctx, "reset-mfa", rest, stdout, stderr, getenv, resetUserMFA)
+	case "user unlock":
+		return onUser(ctx, "unlock", rest, stdout, stderr, getenv, unlockUser)
 	case "version":
 		fmt.Fprintln(stdout, "tessera", version)
 		return nil
@@ -290,4 +301,54 @@ func archiveAudit(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 	}
 	return err
+}
+
+// userAction is one of the `tessera user` commands: what it does to user u
+// of the tenant in sc, and the line it prints.
+type userAction func(ctx context.Context, s *server.Server, sc tenant.Scope, u user.ID) (string, error)
+
+// onUser runs a `tessera user` command: support for a user who cannot sign
+// in, when the admin API is out of reach.
+func onUser(ctx context.Context, name string, args []string, stdout, stderr io.Writer, getenv func(string) string, do userAction) error {
+	var slug, uid string
+	s, err := openDB(ctx, "user "+name, args, stderr, getenv, func(fs *flag.FlagSet) {
+		fs.StringVar(&slug, "tenant", "", "tenant slug (required)")
+		fs.StringVar(&uid, "user", "", "user id (required)")
+	}, func() error {
+		if slug == "" || uid == "" {
+			return fmt.Errorf("usage: tessera user %s --tenant SLUG --user ID", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	t, err := s.Tenants.TenantBySlug(ctx, slug)
+	if err != nil {
+		return fmt.Errorf("tenant %q: %w", slug, err)
+	}
+	line, err := do(ctx, s, tenant.Scope{Tenant: t.ID}, user.ID(uid))
+	if err != nil {
+		return fmt.Errorf("user %s: %w", uid, err)
+	}
+	fmt.Fprintf(stdout, "%s\t%s\n", uid, line)
+	return nil
+}
+
+func signOutUser(ctx context.Context, s *server.Server, sc tenant.Scope, u user.ID) (string, error) {
+	n, err := s.Sessions.RevokeAll(ctx, sc, u, "", "cli")
+	return fmt.Sprintf("%d sessions ended", n), err
+}
+
+func resetUserMFA(ctx context.Context, s *server.Server, sc tenant.Scope, u user.ID) (string, error) {
+	n, err := s.Sessions.ResetFactors(ctx, sc, u)
+	return fmt.Sprintf("%d factors removed, recovery codes cleared", n), err
+}
+
+func unlockUser(ctx context.Context, s *server.Server, sc tenant.Scope, u user.ID) (string, error) {
+	if _, err := s.Users.Transition(ctx, sc, u, user.OpUnlock, 0); err != nil {
+		return "", err
+	}
+	return "unlocked", nil
 }

@@ -186,8 +186,10 @@ func isoSessionRows() []isoRow {
 		// The sign-in policy: the tenant's is tenant-wide; an organization's
 		// is its own admins' too; an application's is tenant configuration.
 		{pattern: "GET /api/v1/sign-in-policy", need: isoRead,
-			request: func(*testing.T, *isoFixture, isoPrincipal, string) isoCall { return isoCall{path: v1 + "/sign-in-policy"} },
-			expect:  isoConst(http.StatusOK)},
+			request: func(*testing.T, *isoFixture, isoPrincipal, string) isoCall {
+				return isoCall{path: v1 + "/sign-in-policy"}
+			},
+			expect: isoConst(http.StatusOK)},
 		{pattern: "PUT /api/v1/sign-in-policy", need: isoAdmin,
 			request: func(*testing.T, *isoFixture, isoPrincipal, string) isoCall {
 				p := session.DefaultPolicy()

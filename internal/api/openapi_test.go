@@ -38,6 +38,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/config"
 	"github.com/tessera-iam/tessera/internal/group"
 	"github.com/tessera-iam/tessera/internal/page"
+	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/testkit"
 	"github.com/tessera-iam/tessera/internal/user"
@@ -1153,9 +1154,23 @@ func TestOpenAPIMatchesDomainValues(t *testing.T) {
 		same(s+".via", strs(prop(s, "via")["enum"]), access.ViaDirect, access.ViaGroup, access.ViaBusinessRole)
 	}
 
+	same("SignInPolicy.mfa", strs(prop("SignInPolicy", "mfa")["enum"]), session.MFAOptional, session.MFARequired)
+	for _, s := range []string{"OrganizationSignInPolicy", "ApplicationSignInPolicy"} {
+		same(s+".mfa", strs(prop(s, "mfa")["enum"]), "", session.MFAOptional, session.MFARequired)
+	}
+	same("Factor.kind", strs(prop("Factor", "kind")["enum"]), session.KindTOTP, session.KindWebAuthn)
+	var signInDefaults map[string]any
+	b, _ := json.Marshal(session.DefaultPolicy())
+	_ = json.Unmarshal(b, &signInDefaults)
+	for k, v := range signInDefaults {
+		if got := prop("SignInPolicy", k)["default"]; k != "branding" && !reflect.DeepEqual(got, v) {
+			t.Errorf("SignInPolicy.%s: the document's default is %v, session.DefaultPolicy has %v", k, got, v)
+		}
+	}
+
 	def := password.DefaultPolicy()
 	var defaults map[string]any
-	b, _ := json.Marshal(def)
+	b, _ = json.Marshal(def)
 	_ = json.Unmarshal(b, &defaults)
 	for k, v := range defaults {
 		if got := prop("PasswordPolicy", k)["default"]; !reflect.DeepEqual(got, v) {
@@ -1547,6 +1562,71 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	x.do(200, "validatePassword", post, "/api/v1/tenant/password-policy/validate", ro, map[string]any{"password": "a long passphrase 7"})
 	x.do(404, "validatePassword", post, "/api/v1/tenant/password-policy/validate", ro, map[string]any{"password": "x", "user_id": "usr_missing"})
 
+	// Sessions and second factors (the login pages open and enrol them).
+	ten, err := e.Server.Tenants.TenantBySlug(t.Context(), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func() string {
+		out, err := e.Server.Sessions.SignIn(t.Context(), ten.ID, session.Attempt{Login: "ada", Password: "difference engine 1822",
+			Client: session.Client{IP: "203.0.113.9", UserAgent: "oas"}})
+		if err != nil || out.Session == nil {
+			t.Fatalf("sign-in: %+v %v", out, err)
+		}
+		return string(out.Session.ID)
+	}
+	sid := signIn()
+	signIn()
+	x.do(200, "listUserSessions", get, "/api/v1/users/"+adaID+"/sessions", ro, nil)
+	x.do(200, "listUserSessions", get, "/api/v1/users/"+bobID+"/sessions", ro, nil) // none
+	x.do(400, "listUserSessions", get, "/api/v1/users/"+adaID+"/sessions?limit=1", ro, nil)
+	x.do(404, "listUserSessions", get, "/api/v1/users/usr_missing/sessions", ro, nil)
+	x.do(403, "revokeUserSession", del, "/api/v1/users/"+adaID+"/sessions/"+sid, ro, nil)
+	x.do(204, "revokeUserSession", del, "/api/v1/users/"+adaID+"/sessions/"+sid, admin, nil)
+	x.do(404, "revokeUserSession", del, "/api/v1/users/"+adaID+"/sessions/"+sid, admin, nil)
+	x.do(403, "revokeUserSessions", del, "/api/v1/users/"+adaID+"/sessions", ro, nil)
+	x.do(200, "revokeUserSessions", del, "/api/v1/users/"+adaID+"/sessions", admin, nil)
+	x.do(404, "revokeUserSessions", del, "/api/v1/users/usr_missing/sessions", admin, nil)
+	adaUser, err := e.Server.Users.User(t.Context(), tenant.Scope{Tenant: ten.ID}, user.ID(adaID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fid := sesEnrolTOTP(t, e, ten.ID, adaUser)
+	sesEnrolTOTP(t, e, ten.ID, adaUser)
+	x.do(200, "listUserFactors", get, "/api/v1/users/"+adaID+"/factors", ro, nil)
+	x.do(400, "listUserFactors", get, "/api/v1/users/"+adaID+"/factors?kind=totp", ro, nil)
+	x.do(404, "listUserFactors", get, "/api/v1/users/usr_missing/factors", ro, nil)
+	x.do(403, "deleteUserFactor", del, "/api/v1/users/"+adaID+"/factors/"+fid, ro, nil)
+	x.do(204, "deleteUserFactor", del, "/api/v1/users/"+adaID+"/factors/"+fid, admin, nil)
+	x.do(404, "deleteUserFactor", del, "/api/v1/users/"+adaID+"/factors/"+fid, admin, nil)
+	x.do(403, "resetUserFactors", del, "/api/v1/users/"+adaID+"/factors", ro, nil)
+	x.do(200, "resetUserFactors", del, "/api/v1/users/"+adaID+"/factors", admin, nil)
+	x.do(404, "resetUserFactors", del, "/api/v1/users/usr_missing/factors", admin, nil)
+	x.do(200, "listUserFactors", get, "/api/v1/users/"+adaID+"/factors", scoped, nil) // none left
+
+	// The sign-in policy: the tenant's, then an organization's.
+	x.do(200, "showSignInPolicy", get, "/api/v1/sign-in-policy", scoped, nil)
+	signInPolicy := map[string]any{"idle_timeout_seconds": 900, "absolute_timeout_seconds": 28800, "mfa": "optional",
+		"lockout_threshold": 0, "editable_attributes": []string{"phone", "employee_number"},
+		"branding": map[string]any{"name": "Acme", "logo_url": "https://acme.example/logo.svg", "primary_color": "#1a4d8f",
+			"background_color": ""}}
+	x.do(200, "replaceSignInPolicy", put, "/api/v1/sign-in-policy", admin, signInPolicy)
+	x.do(200, "showSignInPolicy", get, "/api/v1/sign-in-policy", ro, nil)
+	x.do(400, "replaceSignInPolicy", put, "/api/v1/sign-in-policy", admin, map[string]any{"mfa": "always"})
+	x.do(403, "replaceSignInPolicy", put, "/api/v1/sign-in-policy", scoped, signInPolicy)
+	x.do(403, "replaceSignInPolicy", put, "/api/v1/sign-in-policy", ro, signInPolicy)
+	x.do(415, "replaceSignInPolicy", put, "/api/v1/sign-in-policy", admin, `mfa=optional`, ct("application/x-www-form-urlencoded")...)
+	orgPolicy := "/api/v1/organizations/" + org + "/sign-in-policy"
+	x.do(200, "showOrganizationSignInPolicy", get, orgPolicy, scoped, nil) // none set: every member inherits
+	x.do(404, "showOrganizationSignInPolicy", get, "/api/v1/organizations/"+org2+"/sign-in-policy", scoped, nil)
+	x.do(200, "replaceOrganizationSignInPolicy", put, orgPolicy, scoped, map[string]any{"mfa": "required",
+		"branding": map[string]any{"name": "Acme Inc", "logo_url": "", "primary_color": "", "background_color": "#fafafa"}})
+	x.do(200, "showOrganizationSignInPolicy", get, orgPolicy, ro, nil)
+	x.do(400, "replaceOrganizationSignInPolicy", put, orgPolicy, admin, map[string]any{"mfa": ""})
+	x.do(403, "replaceOrganizationSignInPolicy", put, orgPolicy, ro, map[string]any{"mfa": ""})
+	x.do(404, "replaceOrganizationSignInPolicy", put, "/api/v1/organizations/"+org2+"/sign-in-policy", scoped, map[string]any{"mfa": "",
+		"branding": map[string]any{"name": "", "logo_url": "", "primary_color": "", "background_color": ""}})
+
 	// Groups and memberships.
 	grp := x.id(x.do(201, "createGroup", post, "/api/v1/groups", admin, map[string]any{"name": "Engineering",
 		"description": "Builders", "organization_id": org, "external_id": "g-1"}, "Idempotency-Key", "group-eng"))
@@ -1608,6 +1688,14 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	}
 	x.do(200, "listApplications", get, "/api/v1/applications?kind=oidc&status=active&name_prefix=cr", scoped, nil)
 	x.do(400, "listApplications", get, "/api/v1/applications?sort=kind", ro, nil)
+	appPolicy := "/api/v1/applications/" + app + "/sign-in-policy"
+	x.do(200, "showApplicationSignInPolicy", get, appPolicy, scoped, nil)
+	x.do(404, "showApplicationSignInPolicy", get, "/api/v1/applications/app_missing/sign-in-policy", ro, nil)
+	x.do(200, "replaceApplicationSignInPolicy", put, appPolicy, admin, map[string]any{"mfa": "required"})
+	x.do(200, "showApplicationSignInPolicy", get, appPolicy, ro, nil)
+	x.do(400, "replaceApplicationSignInPolicy", put, appPolicy, admin, map[string]any{"mfa": "sometimes"})
+	x.do(403, "replaceApplicationSignInPolicy", put, appPolicy, scoped, map[string]any{"mfa": ""})
+	x.do(404, "replaceApplicationSignInPolicy", put, "/api/v1/applications/app_missing/sign-in-policy", admin, map[string]any{"mfa": ""})
 	tag = x.do(200, "showApplication", get, "/api/v1/applications/"+app, scoped, nil).Header.Get("ETag")
 	x.do(404, "showApplication", get, "/api/v1/applications/app_missing", ro, nil)
 	x.do(200, "showApplicationSeats", get, "/api/v1/applications/"+app+"/seats", ro, nil)

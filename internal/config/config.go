@@ -33,6 +33,7 @@ type Config struct {
 	LogLevel       string // debug, info, warn, error
 	LogFormat      string // text or json
 	MaxBodyBytes   int64
+	SignInRate     int // form posts per minute per client address on the sign-in pages; 0: no limit
 	ShutdownGrace  time.Duration
 
 	Argon2Memory   uint // KiB
@@ -59,7 +60,7 @@ func (Secret) LogValue() string { return "[redacted]" }
 func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:8080", DataDir: "./tessera-data", LogLevel: "info", LogFormat: "text",
-		MaxBodyBytes: 1 << 20, ShutdownGrace: 15 * time.Second,
+		MaxBodyBytes: 1 << 20, SignInRate: 60, ShutdownGrace: 15 * time.Second,
 		Argon2Memory: 19 * 1024, Argon2Time: 2, Argon2Threads: 1,
 		SMTPPort: 587, SMTPTLS: "starttls", MailFrom: "Tessera <no-reply@localhost>",
 	}
@@ -83,6 +84,7 @@ func (c *Config) fields() []field {
 		{"master-key", "TESSERA_MASTER_KEY", "base64 master key (default: DATA/master.key, created on first start)", (*secretValue)(&c.MasterKey)},
 		{"log-level", "TESSERA_LOG_LEVEL", "debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"log-format", "TESSERA_LOG_FORMAT", "text or json", (*stringValue)(&c.LogFormat)},
+		{"sign-in-rate", "TESSERA_SIGN_IN_RATE", "form posts a minute per client address on the sign-in pages (0: no limit)", (*intValue)(&c.SignInRate)},
 		{"max-body-bytes", "TESSERA_MAX_BODY_BYTES", "largest accepted request body", (*int64Value)(&c.MaxBodyBytes)},
 		{"shutdown-grace", "TESSERA_SHUTDOWN_GRACE", "time to finish requests on shutdown", (*durationValue)(&c.ShutdownGrace)},
 		{"argon2-memory", "TESSERA_ARGON2_MEMORY", "argon2id memory in KiB", (*uintValue)(&c.Argon2Memory)},
@@ -152,6 +154,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		bad("max-body-bytes", "must be between 1024 and 67108864")
+	}
+	if c.SignInRate < 0 {
+		bad("sign-in-rate", "must be 0 (no limit) or more")
 	}
 	if c.ShutdownGrace < 0 {
 		bad("shutdown-grace", "must not be negative")

@@ -48,6 +48,9 @@ type Handler struct {
 	// never the request's Host header.
 	PublicURL string
 	CSRFKey   []byte
+	// RatePerMinute bounds form posts per client address (bursts of a
+	// third of it); 0 turns the limit off.
+	RatePerMinute int
 
 	pages   map[string]*template.Template
 	perIP   *limiter
@@ -62,9 +65,9 @@ func New(h Handler) (*Handler, error) {
 		return nil, err
 	}
 	h.pages = pages
-	// 60 form posts a minute per address, in bursts of 20: a person never
-	// notices, a guessing script does.
-	h.perIP = newLimiter(60, 20)
+	if h.RatePerMinute > 0 {
+		h.perIP = newLimiter(h.RatePerMinute, max(1, h.RatePerMinute/3))
+	}
 	if h.webauth, err = newWebauthnSet(h.PublicURL); err != nil {
 		return nil, err
 	}
@@ -114,7 +117,7 @@ func (h *Handler) page(fn handlerFunc) http.Handler {
 			UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())})
 		q.r = r.WithContext(ctx)
 		if r.Method == http.MethodPost {
-			if !h.perIP.allow(web.ClientIP(ctx), h.Now()) {
+			if h.perIP != nil && !h.perIP.allow(web.ClientIP(ctx), h.Now()) {
 				w.Header().Set("Retry-After", "60")
 				h.render(q, http.StatusTooManyRequests, "message", pageData{Title: "Slow down",
 					Error: "Too many requests from your network. Wait a minute, then try again."})

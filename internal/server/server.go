@@ -130,6 +130,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB,
 		Audit:   &audit.Service{Store: db, Now: now, ArchiveDir: filepath.Join(cfg.DataDir, "audit-archive")},
 	}
 	s.Sessions = &session.Service{Store: db, Now: now, Users: s.Users, Seal: mk, Digest: mk.Digester("sign-in")}
+	if db.Dialect() == store.SQLite {
+		// One process owns a SQLite database, so it sees every revocation
+		// and may answer session checks from memory.
+		s.Sessions.Cache = session.NewCache(sessionCacheSize)
+	}
 	// Cross-domain reactions, each inside the transaction of its change.
 	s.Users.OnOrgMove = s.Groups.UserMoved
 	s.Users.AfterChange = func(ctx context.Context, t tenant.ID, u user.ID) error {
@@ -158,6 +163,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB,
 	}
 	return s, nil
 }
+
+// sessionCacheSize bounds the sessions kept in memory (a few hundred bytes
+// each; see docs/benchmarks.md).
+const sessionCacheSize = 1 << 20
 
 // loadMasterKey takes the configured key, else DataDir/master.key, creating
 // that file (mode 0600) on the very first start.
@@ -247,7 +256,7 @@ func (s *Server) routes(mk *keys.MasterKey) (http.Handler, error) {
 		Idempotency: s.db, Log: s.log, Now: s.now, MaxBody: s.cfg.MaxBodyBytes}
 	a.Routes(mux)
 	pages, err := login.New(login.Handler{Tenants: s.Tenants, Users: s.Users, Access: s.Access, Sessions: s.Sessions,
-		Mail: s.mail, Log: s.log, Now: s.now, PublicURL: s.cfg.BaseURL(), CSRFKey: []byte(mk.Digester("csrf").Digest("key"))})
+		Mail: s.mail, Log: s.log, Now: s.now, PublicURL: s.cfg.BaseURL(), RatePerMinute: s.cfg.SignInRate, CSRFKey: []byte(mk.Digester("csrf").Digest("key"))})
 	if err != nil {
 		return nil, err
 	}

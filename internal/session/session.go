@@ -51,6 +51,8 @@ var (
 // Store keeps sessions, sign-in tokens, failure counters and factors.
 type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	// AfterCommit runs fn after the transaction in ctx commits.
+	AfterCommit(ctx context.Context, fn func())
 	audit.Appender
 	Setting(ctx context.Context, t tenant.ID, key string, dst any) (bool, error)
 	PutSetting(ctx context.Context, t tenant.ID, key string, v any) error
@@ -85,6 +87,16 @@ type Service struct {
 	// recovery codes and of unknown logins.
 	Seal   *keys.MasterKey
 	Digest keys.Digester
+	// Cache, when set, answers Validate from memory (see Cache for when
+	// that is right).
+	Cache *Cache
+}
+
+// ended drops cached sessions once a change that ends sessions commits.
+func (s *Service) ended(ctx context.Context) {
+	if s.Cache != nil {
+		s.Store.AfterCommit(ctx, s.Cache.invalidate)
+	}
 }
 
 // newSecret returns a 256-bit random token for a cookie or a link, and the
@@ -145,10 +157,8 @@ func (s *Service) Validate(ctx context.Context, t tenant.ID, token string) (*Ses
 	if len(token) != 43 { // 32 bytes, base64url without padding
 		return nil, ErrNoSession
 	}
-	ses, err := s.Store.SessionByToken(ctx, digestOf(token))
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrNoSession
-	}
+	hash := digestOf(token)
+	ses, err := s.lookup(ctx, hash)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +172,33 @@ func (s *Service) Validate(ctx context.Context, t tenant.ID, token string) (*Ses
 		if err := s.Store.TouchSession(ctx, t, ses.ID, ses.LastSeen, ses.IdleUntil); err != nil {
 			return nil, fmt.Errorf("touch session: %w", err)
 		}
+		if s.Cache != nil {
+			// Only what this process wrote changes; a revocation since
+			// moved the generation and voids this entry anyway.
+			s.Cache.put(hash, *ses, s.Cache.gen.Load())
+		}
+	}
+	return ses, nil
+}
+
+// lookup finds a session by its token's digest, in the cache first.
+func (s *Service) lookup(ctx context.Context, hash string) (*Session, error) {
+	var gen uint64
+	if s.Cache != nil {
+		if ses, ok := s.Cache.get(hash); ok {
+			return &ses, nil
+		}
+		gen = s.Cache.gen.Load() // before the read: a revocation after it voids the entry
+	}
+	ses, err := s.Store.SessionByToken(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.Cache != nil {
+		s.Cache.put(hash, *ses, gen)
 	}
 	return ses, nil
 }
@@ -196,6 +233,7 @@ func (s *Service) Revoke(ctx context.Context, sc tenant.Scope, u user.ID, sid ID
 		if err != nil {
 			return err
 		}
+		s.ended(ctx)
 		if ses.User != u {
 			return ErrNotFound // another user's session: roll back
 		}
@@ -213,6 +251,7 @@ func (s *Service) SignOut(ctx context.Context, ses *Session) error {
 			}
 			return err
 		}
+		s.ended(ctx)
 		return s.Store.AppendEvent(ctx, audit.New(ctx, string(ses.Tenant), s.Now(), "session.signed_out", "user", string(ses.User),
 			map[string]any{"session_id": ses.ID}))
 	})
@@ -240,6 +279,7 @@ func (s *Service) revokeAll(ctx context.Context, t tenant.ID, u user.ID, keep ID
 	if err != nil || n == 0 {
 		return n, err
 	}
+	s.ended(ctx)
 	return n, s.Store.AppendEvent(ctx, audit.New(ctx, string(t), s.Now(), "session.revoked_all", "user", string(u),
 		map[string]any{"sessions": n, "reason": reason, "kept_session_id": keep}))
 }
@@ -251,6 +291,7 @@ func (s *Service) revokeAll(ctx context.Context, t tenant.ID, u user.ID, keep ID
 func (s *Service) UserChanged(ctx context.Context, t tenant.ID, uid user.ID) error {
 	u, err := s.Store.User(ctx, t, uid)
 	if errors.Is(err, user.ErrNotFound) {
+		s.ended(ctx) // the user's sessions went with the row
 		return nil
 	}
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 )
 
 func TestSignInOpensSessionThatValidates(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		alice := f.newUser(t, "alice")
@@ -131,6 +132,7 @@ func flip(tok string) string {
 }
 
 func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		f.newUser(t, "alice")
@@ -189,6 +191,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestAbsoluteTimeout(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		f.newUser(t, "alice")
@@ -210,6 +213,7 @@ func TestAbsoluteTimeout(t *testing.T) {
 }
 
 func TestSessionsEndWhenUserMayNoLongerSignIn(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		alice := f.newUser(t, "alice")
@@ -246,6 +250,7 @@ func TestSessionsEndWhenUserMayNoLongerSignIn(t *testing.T) {
 }
 
 func TestRevokeAndSignOut(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		alice := f.newUser(t, "alice")
@@ -322,6 +327,7 @@ func TestRevokeAndSignOut(t *testing.T) {
 }
 
 func TestOrgScopedCallerReachesOnlyItsUsers(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		org, err := f.srv.Tenants.CreateOrganization(f.ctx, f.sc, tenant.NewOrganization{Name: "Initech"})
@@ -353,6 +359,7 @@ func TestOrgScopedCallerReachesOnlyItsUsers(t *testing.T) {
 }
 
 func TestPurgeExpired(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		f.newUser(t, "alice")

@@ -70,7 +70,8 @@ func (s *Service) SignIn(ctx context.Context, t tenant.ID, a Attempt) (*Outcome,
 		})
 		return nil, errors.Join(cause, err)
 	}
-	if err := s.throttle(ctx, t, subject); err != nil {
+	failures, err := s.throttle(ctx, t, subject)
+	if err != nil {
 		return fail("throttled", err)
 	}
 	u, err := s.Users.CheckPassword(ctx, t, a.Login, a.Password)
@@ -80,7 +81,7 @@ func (s *Service) SignIn(ctx context.Context, t tenant.ID, a Attempt) (*Outcome,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.ClearFailures(ctx, t, subject); err != nil {
+	if err := s.clearFailures(ctx, t, subject, failures); err != nil {
 		return nil, err
 	}
 	factors, err := s.Store.Factors(ctx, t, u.ID)
@@ -214,7 +215,8 @@ func (s *Service) secondFactor(ctx context.Context, t tenant.ID, pending string,
 		return nil, err
 	}
 	subject := s.subject(p.User, "")
-	if err := s.throttle(ctx, t, subject); err != nil {
+	failures, err := s.throttle(ctx, t, subject)
+	if err != nil {
 		return nil, err
 	}
 	var out *Outcome
@@ -231,7 +233,7 @@ func (s *Service) secondFactor(ctx context.Context, t tenant.ID, pending string,
 		if _, err := s.ConsumeToken(ctx, t, PurposeMFA, pending); err != nil {
 			return err
 		}
-		if err := s.Store.ClearFailures(ctx, t, subject); err != nil {
+		if err := s.clearFailures(ctx, t, subject, failures); err != nil {
 			return err
 		}
 		out, err = s.open(ctx, t, p.User, p.App, []string{AMRPassword, method}, c)
@@ -289,6 +291,9 @@ func (s *Service) CompleteWebAuthn(ctx context.Context, t tenant.ID, pending str
 func (s *Service) CompleteEnrolTOTP(ctx context.Context, t tenant.ID, pending, enrolToken, code, name string, c Client) (*Outcome, []string, error) {
 	var codes []string
 	out, err := s.secondFactor(ctx, t, pending, c, AMRTOTP, func(ctx context.Context, p *Pending) (bool, error) {
+		if !p.Enrol {
+			return false, nil // the user has a factor: enrolling another must not stand in for it
+		}
 		var err error
 		codes, err = s.ConfirmTOTP(ctx, t, p.User.ID, enrolToken, code, name)
 		if errors.Is(err, ErrBadCode) {
@@ -304,6 +309,9 @@ func (s *Service) CompleteEnrolTOTP(ctx context.Context, t tenant.ID, pending, e
 func (s *Service) CompleteEnrolWebAuthn(ctx context.Context, t tenant.ID, pending, name, credentialID string, credential []byte, c Client) (*Outcome, []string, error) {
 	var codes []string
 	out, err := s.secondFactor(ctx, t, pending, c, AMRWebAuthn, func(ctx context.Context, p *Pending) (bool, error) {
+		if !p.Enrol {
+			return false, nil // as in CompleteEnrolTOTP
+		}
 		var err error
 		_, codes, err = s.AddWebAuthn(ctx, t, p.User.ID, name, credentialID, credential)
 		return err == nil, err

@@ -17,6 +17,7 @@ import (
 // Every refused sign-in gives the same error, whatever the reason, and the
 // audit log (for admins) tells the reasons apart.
 func TestSignInFailuresLookAlike(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		alice := f.newUser(t, "alice")
@@ -34,6 +35,7 @@ func TestSignInFailuresLookAlike(t *testing.T) {
 			target                  user.ID
 		}{
 			{"nobody", goodPassword, "unknown_account", ""},
+			{"", goodPassword, "unknown_account", ""},
 			{"alice", wrongPassword, "bad_password", alice.ID},
 			{"alice@example.com", "", "bad_password", alice.ID},
 			{"sam", goodPassword, "not_active", sam.ID},
@@ -92,6 +94,7 @@ func TestSignInFailuresLookAlike(t *testing.T) {
 // After three failures in a row the next attempt within a second is refused
 // unchecked, for a real account and an unknown login alike.
 func TestThrottleSameForKnownAndUnknownAccounts(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		f.newUser(t, "alice")
@@ -177,6 +180,7 @@ func must(_ *session.Outcome, err error) error { return err }
 // Failures in a row wait 1 s, 2 s, 4 s, ... up to a minute; the tenth locks
 // the account, after which even the right password is refused.
 func TestLockout(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		alice := f.newUser(t, "alice")
@@ -239,6 +243,7 @@ func TestLockout(t *testing.T) {
 // An administrator who unlocks an account gives its owner a fresh start: a
 // single typo afterwards does not lock it again.
 func TestAdminUnlockStartsAfresh(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		alice := f.newUser(t, "alice")
@@ -264,6 +269,7 @@ func TestAdminUnlockStartsAfresh(t *testing.T) {
 
 // Lockout off: failures are only delayed, never locked.
 func TestLockoutOff(t *testing.T) {
+	t.Parallel()
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		alice := f.newUser(t, "alice")

@@ -62,14 +62,24 @@ func (s *Service) subject(u *user.User, login string) string {
 	return "login:" + s.Digest.Digest(user.Key(login))
 }
 
-// throttle refuses an attempt against subject that comes too soon.
-func (s *Service) throttle(ctx context.Context, t tenant.ID, subject string) error {
+// throttle refuses an attempt against subject that comes too soon, and
+// returns the failures in a row so far.
+func (s *Service) throttle(ctx context.Context, t tenant.ID, subject string) (int, error) {
 	n, last, err := s.Store.Failures(ctx, t, subject)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if wait := last.Add(delayAfter(n)).Sub(s.Now()); wait > 0 {
-		return &ThrottledError{Wait: wait}
+		return n, &ThrottledError{Wait: wait}
 	}
-	return nil
+	return n, nil
+}
+
+// clearFailures forgets subject's failures after a success; most sign-ins
+// follow none, and then write nothing here.
+func (s *Service) clearFailures(ctx context.Context, t tenant.ID, subject string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	return s.Store.ClearFailures(ctx, t, subject)
 }

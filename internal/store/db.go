@@ -159,14 +159,33 @@ func (db *DB) tx(ctx context.Context, fn func(ctx context.Context) error) (err e
 			tx.Rollback()
 		}
 	}()
-	if err = fn(context.WithValue(ctx, txKey{}, tx)); err != nil {
+	var after []func()
+	ctx = context.WithValue(context.WithValue(ctx, txKey{}, tx), afterKey{}, &after)
+	if err = fn(ctx); err != nil {
 		return err
 	}
 	committed = true
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", translate(err))
 	}
+	for _, f := range after {
+		f()
+	}
 	return nil
+}
+
+type afterKey struct{}
+
+// AfterCommit runs fn once the transaction in ctx has committed (never if
+// it rolls back), or at once outside a transaction: for effects outside
+// the database, such as dropping cached state, that must not run ahead of
+// the change they follow.
+func (db *DB) AfterCommit(ctx context.Context, fn func()) {
+	if after, ok := ctx.Value(afterKey{}).(*[]func()); ok {
+		*after = append(*after, fn)
+		return
+	}
+	fn()
 }
 
 // retryable reports a PostgreSQL serialization failure or deadlock: the

@@ -26,3 +26,15 @@ func (db *DB) PutSystemSettingIfAbsent(ctx context.Context, key, value string) (
 	v, _, err := db.SystemSetting(ctx, key)
 	return v, err
 }
+
+// SizeBytes is the space the database takes: SQLite's pages (the WAL not
+// counted), or PostgreSQL's whole database.
+func (db *DB) SizeBytes(ctx context.Context) (int64, error) {
+	q := `SELECT pg_database_size(current_database())`
+	if db.dialect == SQLite {
+		q = `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`
+	}
+	var n int64
+	err := db.read.QueryRowContext(ctx, q).Scan(&n)
+	return n, err
+}
