@@ -234,6 +234,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /t/{tenant}/logout", h.page(h.logout))
 
 	mux.Handle("GET /t/{tenant}/{$}", h.signedIn(h.portal))
+	mux.Handle("GET /t/{tenant}/apps/{app}/launch", h.signedIn(h.launch))
 	mux.Handle("GET /t/{tenant}/profile", h.signedIn(h.profilePage))
 	mux.Handle("POST /t/{tenant}/profile", h.signedIn(h.saveProfile))
 	mux.Handle("POST /t/{tenant}/profile/verify-email", h.signedIn(h.sendVerification))

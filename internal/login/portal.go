@@ -21,6 +21,17 @@ type tile struct {
 	Name, Logo, URL, Note string
 }
 
+// launch opens a bookmark application through Tessera, which checks access
+// and records the launch, rather than linking to it directly.
+func (h *Handler) launch(q *req) error {
+	to, err := h.Sessions.Launch(q.ctx(), q.ses, access.AppID(q.r.PathValue("app")))
+	if err != nil {
+		return err
+	}
+	http.Redirect(q.w, q.r, to, http.StatusSeeOther)
+	return nil
+}
+
 func (h *Handler) portal(q *req) error {
 	ivs, err := h.Access.PermissionsAt(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, q.user.ID, time.Time{})
 	if err != nil {
@@ -43,7 +54,7 @@ func (h *Handler) portal(q *req) error {
 		t := tile{Name: a.Name, Logo: a.LogoURL}
 		switch {
 		case a.Kind == access.KindBookmark && a.LaunchURL != "":
-			t.URL = a.LaunchURL
+			t.URL = q.base() + "/apps/" + string(a.ID) + "/launch"
 		case a.Kind == access.KindSAML || a.Kind == access.KindOIDC:
 			t.Note = "Open it from the application itself"
 		}

@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB,
 		Access:  &access.Service{Store: db, Now: now},
 		Audit:   &audit.Service{Store: db, Now: now, ArchiveDir: filepath.Join(cfg.DataDir, "audit-archive")},
 	}
-	s.Sessions = &session.Service{Store: db, Now: now, Users: s.Users, Seal: mk, Digest: mk.Digester("sign-in")}
+	s.Sessions = &session.Service{Store: db, Now: now, Users: s.Users, Access: s.Access, Seal: mk, Digest: mk.Digester("sign-in")}
 	if db.Dialect() == store.SQLite {
 		// One process owns a SQLite database, so it sees every revocation
 		// and may answer session checks from memory.

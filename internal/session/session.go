@@ -80,9 +80,10 @@ type Store interface {
 
 // Service runs sign-in and keeps sessions.
 type Service struct {
-	Store Store
-	Now   func() time.Time
-	Users *user.Service
+	Store  Store
+	Now    func() time.Time
+	Users  *user.Service
+	Access *access.Service
 	// Seal encrypts TOTP secrets at rest; Digest keys the digests of
 	// recovery codes and of unknown logins.
 	Seal   *keys.MasterKey
