@@ -10,7 +10,6 @@ import (
 
 	"github.com/pquerna/otp"
 
-	"github.com/tessera-iam/tessera/internal/access"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/user"
 )
@@ -47,8 +46,10 @@ func (h *Handler) checkPassword(q *req) error {
 		http.Redirect(q.w, q.r, q.base()+"/login", http.StatusSeeOther)
 		return nil
 	}
+	// SAML and OIDC will name the application that sent the user here
+	// (its MFA policy, the sign-in report); the portal names none.
 	out, err := h.Sessions.SignIn(q.ctx(), q.tenant.ID, session.Attempt{Login: login, Password: q.r.PostFormValue("password"),
-		App: appFromReturn(ret), Client: client(q.r)})
+		Client: client(q.r)})
 	var throttled *session.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
@@ -74,11 +75,6 @@ func roundUp(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d seconds", s)
 }
-
-// appFromReturn names the application a return URL belongs to, for the
-// application's MFA policy and the sign-in report. No protocol sends users
-// here with an application yet; SAML and OIDC will, through their own paths.
-func appFromReturn(string) access.AppID { return "" }
 
 // afterStep moves the browser on: into its new session, or to the second
 // factor.
