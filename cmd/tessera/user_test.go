@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/tessera-iam/tessera/internal/server"
+	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/user"
 )
@@ -59,7 +59,7 @@ func TestUserCommands(t *testing.T) {
 		}
 		uid = u.ID
 		for range 2 {
-			out, err := s.Sessions.SignIn(ctx, sc.Tenant, sessionAttempt("ada", pw))
+			out, err := s.Sessions.SignIn(ctx, sc.Tenant, session.Attempt{Login: "ada", Password: pw})
 			if err != nil || out.Token == "" {
 				t.Fatalf("sign-in: %+v %v", out, err)
 			}
@@ -108,7 +108,7 @@ func TestUserCommands(t *testing.T) {
 			t.Errorf("after unlock: %+v %v", u, err)
 		}
 		// Unlocked and without factors: the password alone signs in.
-		if out, err := s.Sessions.SignIn(ctx, sc.Tenant, sessionAttempt("ada", pw)); err != nil || out.Token == "" {
+		if out, err := s.Sessions.SignIn(ctx, sc.Tenant, session.Attempt{Login: "ada", Password: pw}); err != nil || out.Token == "" {
 			t.Errorf("sign-in after the commands: %+v %v", out, err)
 		}
 	})
@@ -130,12 +130,8 @@ func TestUserCommands(t *testing.T) {
 		{"user", "frobnicate", "--tenant", "acme", "--user", string(uid)},
 		{"user"},
 	} {
-		out, err := tessera(args...)
-		if err == nil {
+		if out, err := tessera(args...); err == nil {
 			t.Errorf("tessera %v succeeded: %q", args, out)
-		}
-		if errors.Is(err, context.Canceled) {
-			t.Fatal(err)
 		}
 	}
 }

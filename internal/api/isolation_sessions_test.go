@@ -227,6 +227,18 @@ func sesEnrolTOTP(t testing.TB, env *testkit.Env, ten tenant.ID, u *user.User) s
 	t.Helper()
 	ctx := t.Context()
 	s := env.Server.Sessions
+	ids := func() map[session.FactorID]bool {
+		fs, err := s.Factors(ctx, tenant.Scope{Tenant: ten}, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[session.FactorID]bool{}
+		for _, f := range fs {
+			out[f.ID] = true
+		}
+		return out
+	}
+	before := ids()
 	enrol, err := s.BeginTOTP(ctx, ten, u, "Tessera test")
 	if err != nil {
 		t.Fatal(err)
@@ -238,9 +250,11 @@ func sesEnrolTOTP(t testing.TB, env *testkit.Env, ten tenant.ID, u *user.User) s
 	if _, err := s.ConfirmTOTP(ctx, ten, u.ID, enrol.Token, code, "Phone"); err != nil {
 		t.Fatal(err)
 	}
-	fs, err := s.Factors(ctx, tenant.Scope{Tenant: ten}, u.ID)
-	if err != nil || len(fs) == 0 {
-		t.Fatalf("factors after enrolment: %v %v", fs, err)
+	for fid := range ids() {
+		if !before[fid] {
+			return string(fid)
+		}
 	}
-	return string(fs[len(fs)-1].ID)
+	t.Fatalf("enrolment made no factor")
+	return ""
 }

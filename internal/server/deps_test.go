@@ -103,7 +103,9 @@ func TestDependencyRules(t *testing.T) {
 		case me == "config":
 			allowed = func(string) bool { return false }
 		case me == "cmd/tessera":
-			allowed = func(imp string) bool { return slices.Contains([]string{"server", "config", "apitoken", "tenant", "user"}, imp) }
+			allowed = func(imp string) bool {
+				return slices.Contains([]string{"server", "config", "apitoken", "tenant", "user"}, imp)
+			}
 		case me == "server", me == "testkit", strings.HasPrefix(me, "store/"), strings.HasPrefix(me, "bench"):
 			continue // composition roots and test support may import anything
 		default:

@@ -159,7 +159,7 @@ func (s *Service) Validate(ctx context.Context, t tenant.ID, token string) (*Ses
 		return nil, ErrNoSession
 	}
 	hash := digestOf(token)
-	ses, err := s.lookup(ctx, hash)
+	ses, gen, err := s.lookup(ctx, hash)
 	if err != nil {
 		return nil, err
 	}
@@ -174,34 +174,35 @@ func (s *Service) Validate(ctx context.Context, t tenant.ID, token string) (*Ses
 			return nil, fmt.Errorf("touch session: %w", err)
 		}
 		if s.Cache != nil {
-			// Only what this process wrote changes; a revocation since
-			// moved the generation and voids this entry anyway.
-			s.Cache.put(hash, *ses, s.Cache.gen.Load())
+			// Under the generation read before the session was: a
+			// revocation since (even during the touch) voids the entry.
+			s.Cache.put(hash, *ses, gen)
 		}
 	}
 	return ses, nil
 }
 
-// lookup finds a session by its token's digest, in the cache first.
-func (s *Service) lookup(ctx context.Context, hash string) (*Session, error) {
+// lookup finds a session by its token's digest, in the cache first, and
+// returns the cache generation read before it, under which to cache it again.
+func (s *Service) lookup(ctx context.Context, hash string) (*Session, uint64, error) {
 	var gen uint64
 	if s.Cache != nil {
+		gen = s.Cache.gen.Load() // before any read: a revocation after it voids the entry
 		if ses, ok := s.Cache.get(hash); ok {
-			return &ses, nil
+			return &ses, gen, nil
 		}
-		gen = s.Cache.gen.Load() // before the read: a revocation after it voids the entry
 	}
 	ses, err := s.Store.SessionByToken(ctx, hash)
 	if errors.Is(err, ErrNotFound) {
-		return nil, ErrNoSession
+		return nil, 0, ErrNoSession
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if s.Cache != nil {
 		s.Cache.put(hash, *ses, gen)
 	}
-	return ses, nil
+	return ses, gen, nil
 }
 
 // Sessions lists a user's live sessions, newest first.
