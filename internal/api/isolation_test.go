@@ -755,6 +755,15 @@ func isoRows() []isoRow {
 			check: func(t *testing.T, f *isoFixture, p isoPrincipal, _ string, _ isoCall, res testkit.Response) {
 				isoIDIs(t, res, string(f.tenantID[p.tenant]))
 			}},
+		{pattern: "PUT /api/v1/tenant/domain", need: isoAdmin,
+			request: func(_ *testing.T, f *isoFixture, p isoPrincipal, _ string) isoCall {
+				host := strings.ToLower(strings.ReplaceAll(string(f.tenantID[p.tenant]), "_", "-")) + ".example"
+				return isoCall{path: v1 + "/tenant/domain", body: map[string]any{"domain": host}}
+			},
+			expect: isoWide(isoConst(http.StatusOK)),
+			check: func(t *testing.T, f *isoFixture, p isoPrincipal, _ string, _ isoCall, res testkit.Response) {
+				isoIDIs(t, res, string(f.tenantID[p.tenant]))
+			}},
 		{pattern: "GET /api/v1/tenant/password-policy", need: isoRead, request: get(v1 + "/tenant/password-policy"), expect: isoConst(http.StatusOK)},
 		{pattern: "PUT /api/v1/tenant/password-policy", need: isoAdmin,
 			request: func(*testing.T, *isoFixture, isoPrincipal, string) isoCall {

@@ -1436,6 +1436,10 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	x.do(400, "updateTenant", patch, "/api/v1/tenant", admin, map[string]any{"name": "Acme"}, "If-Match", "3")
 	x.do(415, "updateTenant", patch, "/api/v1/tenant", admin, `name=Acme`, ct("application/x-www-form-urlencoded")...)
 	x.do(413, "updateTenant", patch, "/api/v1/tenant", admin, `{"name":"`+strings.Repeat("a", 9<<10)+`"}`)
+	x.do(200, "setTenantDomain", put, "/api/v1/tenant/domain", admin, map[string]any{"domain": "login.acme.example"})
+	x.do(400, "setTenantDomain", put, "/api/v1/tenant/domain", admin, map[string]any{"domain": "127.0.0.1"})
+	x.do(403, "setTenantDomain", put, "/api/v1/tenant/domain", ro, map[string]any{"domain": "x.example"})
+	x.do(200, "setTenantDomain", put, "/api/v1/tenant/domain", admin, map[string]any{"domain": nil})
 	x.do(200, "showPasswordPolicy", get, "/api/v1/tenant/password-policy", ro, nil)
 	policy := map[string]any{"min_length": 10, "max_length": 128, "require_lowercase": false, "require_uppercase": false,
 		"require_digit": true, "require_symbol": false, "history_count": 2, "max_age_days": 0, "check_breached": true,

@@ -23,6 +23,7 @@ func (a *API) Routes(mux Mux) {
 
 	mux.Handle("GET /api/v1/tenant", h(read, a.showTenant))
 	mux.Handle("PATCH /api/v1/tenant", h(administer, a.updateTenant))
+	mux.Handle("PUT /api/v1/tenant/domain", h(administer, a.setTenantDomain))
 	mux.Handle("GET /api/v1/tenant/password-policy", h(read, a.showPasswordPolicy))
 	mux.Handle("PUT /api/v1/tenant/password-policy", h(administer, a.replacePasswordPolicy))
 	mux.Handle("POST /api/v1/tenant/password-policy/validate", h(read, a.validatePassword))

@@ -15,14 +15,46 @@ type tenantJSON struct {
 	ID        string  `json:"id"`
 	Slug      string  `json:"slug"`
 	Name      string  `json:"name"`
+	Domain    *string `json:"domain"`
 	Version   int64   `json:"version"`
 	CreatedAt *string `json:"created_at"`
 	UpdatedAt *string `json:"updated_at"`
 }
 
 func tenantView(t *tenant.Tenant) tenantJSON {
-	return tenantJSON{ID: string(t.ID), Slug: t.Slug, Name: t.Name, Version: t.Version,
+	v := tenantJSON{ID: string(t.ID), Slug: t.Slug, Name: t.Name, Version: t.Version,
 		CreatedAt: timeText(t.Created), UpdatedAt: timeText(t.Updated)}
+	if t.Domain != "" {
+		v.Domain = &t.Domain
+	}
+	return v
+}
+
+// setTenantDomain gives the tenant its own host name for the sign-in pages
+// and portal, or removes it (null).
+func (a *API) setTenantDomain(w http.ResponseWriter, r *http.Request) error {
+	if !scope(r).TenantWide() {
+		return fmt.Errorf("organization-scoped tokens cannot change the tenant: %w", errkind.Denied)
+	}
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Domain *string `json:"domain"`
+	}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	domain := ""
+	if in.Domain != nil {
+		domain = *in.Domain
+	}
+	t, err := a.Tenants.SetTenantDomain(r.Context(), scope(r).Tenant, domain, version)
+	if err != nil {
+		return err
+	}
+	return writeVersioned(w, http.StatusOK, t.Version, tenantView(t))
 }
 
 func (a *API) showTenant(w http.ResponseWriter, r *http.Request) error {

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -83,6 +84,42 @@ func (h *Handler) origin() string {
 }
 
 func (h *Handler) secure() bool { return strings.HasPrefix(h.PublicURL, "https://") }
+
+// tenantOrigin is the origin of a tenant's own domain ("" when it has
+// none), with the public URL's scheme and port.
+func (h *Handler) tenantOrigin(t *tenant.Tenant) string {
+	if t == nil || t.Domain == "" {
+		return ""
+	}
+	u, err := url.Parse(h.PublicURL)
+	if err != nil {
+		return ""
+	}
+	host := t.Domain
+	if p := u.Port(); p != "" {
+		host = net.JoinHostPort(host, p)
+	}
+	return u.Scheme + "://" + host
+}
+
+// linkBase is where links in a tenant's mail point: its own domain when it
+// has one, else the public URL.
+func (h *Handler) linkBase(t *tenant.Tenant) string {
+	if o := h.tenantOrigin(t); o != "" {
+		return o
+	}
+	return h.PublicURL
+}
+
+// onTenantDomain reports whether the request came in on the tenant's own
+// domain rather than the public host.
+func (q *req) onTenantDomain() bool {
+	host, _, err := net.SplitHostPort(q.r.Host)
+	if err != nil {
+		host = q.r.Host
+	}
+	return q.tenant.Domain != "" && strings.EqualFold(host, q.tenant.Domain)
+}
 
 // req is one request's tenant, browser state and page scaffolding.
 type req struct {

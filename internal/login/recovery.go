@@ -48,7 +48,7 @@ func (h *Handler) forgot(q *req) error {
 func (h *Handler) sendLink(ctx context.Context, t *tenant.Tenant, l *session.Link) {
 	page := map[string]string{session.PurposePasswordReset: "reset", session.PurposeUnlock: "unlock",
 		session.PurposeVerifyEmail: "verify-email"}[l.Purpose]
-	href := h.PublicURL + "/t/" + t.Slug + "/login/" + page + "?token=" + url.QueryEscape(l.Token)
+	href := h.linkBase(t) + "/t/" + t.Slug + "/login/" + page + "?token=" + url.QueryEscape(l.Token)
 	mt := mail.Tenant{Slug: t.Slug, Name: t.Name}
 	var m mail.Message
 	switch l.Purpose {

@@ -7,11 +7,11 @@ import (
 
 // safeReturn returns the path a sign-in may end at: a path of this tenant's
 // own pages, given either as a path or as an absolute URL on the public
-// origin. Anything else (other hosts, scheme-relative "//evil", backslashes
+// origin or the tenant's own domain. Anything else (other hosts, scheme-relative "//evil", backslashes
 // that browsers read as slashes, javascript: URLs, other tenants) yields the
 // portal.
-func (h *Handler) safeReturn(slug, raw string) string {
-	home := "/t/" + slug + "/"
+func (h *Handler) safeReturn(q *req, raw string) string {
+	home := q.base() + "/"
 	if raw == "" || len(raw) > 2048 || strings.ContainsAny(raw, "\\\r\n\t\x00") {
 		return home
 	}
@@ -20,7 +20,7 @@ func (h *Handler) safeReturn(slug, raw string) string {
 		return home
 	}
 	if u.Scheme != "" || u.Host != "" {
-		if u.Scheme+"://"+u.Host != h.origin() {
+		if o := u.Scheme + "://" + u.Host; o != h.origin() && o != h.tenantOrigin(q.tenant) {
 			return home
 		}
 	}

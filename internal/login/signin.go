@@ -21,7 +21,7 @@ import (
 const maxLogin = 320
 
 func (h *Handler) identifierPage(q *req) error {
-	h.render(q, http.StatusOK, "identifier", pageData{Title: "Sign in", Return: h.safeReturn(q.slug, q.r.URL.Query().Get("return"))})
+	h.render(q, http.StatusOK, "identifier", pageData{Title: "Sign in", Return: h.safeReturn(q, q.r.URL.Query().Get("return"))})
 	return nil
 }
 
@@ -29,7 +29,7 @@ func (h *Handler) identifierPage(q *req) error {
 // so the page and its timing are the same whether the account exists.
 func (h *Handler) identify(q *req) error {
 	login := q.r.PostFormValue("login")
-	ret := h.safeReturn(q.slug, q.r.PostFormValue("return"))
+	ret := h.safeReturn(q, q.r.PostFormValue("return"))
 	if login == "" || len(login) > maxLogin {
 		h.render(q, http.StatusBadRequest, "identifier", pageData{Title: "Sign in", Return: ret,
 			Error: "Enter your username or email."})
@@ -41,7 +41,7 @@ func (h *Handler) identify(q *req) error {
 
 func (h *Handler) checkPassword(q *req) error {
 	login := q.r.PostFormValue("login")
-	ret := h.safeReturn(q.slug, q.r.PostFormValue("return"))
+	ret := h.safeReturn(q, q.r.PostFormValue("return"))
 	if login == "" || len(login) > maxLogin {
 		http.Redirect(q.w, q.r, q.base()+"/login", http.StatusSeeOther)
 		return nil
@@ -125,7 +125,7 @@ func (h *Handler) mfaPage(q *req) error {
 	if !ok {
 		return nil
 	}
-	ret := h.safeReturn(q.slug, q.r.URL.Query().Get("return"))
+	ret := h.safeReturn(q, q.r.URL.Query().Get("return"))
 	h.showMFA(q, p, ret, http.StatusOK, "")
 	return nil
 }
@@ -161,7 +161,7 @@ func (h *Handler) completeMFA(q *req, complete func(pending string) (*session.Ou
 	if !ok {
 		return nil
 	}
-	ret := h.safeReturn(q.slug, q.r.PostFormValue("return"))
+	ret := h.safeReturn(q, q.r.PostFormValue("return"))
 	out, err := complete(secret)
 	if msg, status, handled := mfaError(err); handled {
 		h.showMFA(q, p, ret, status, msg)
@@ -224,7 +224,7 @@ func (h *Handler) enrolTOTP(q *req) error {
 		return err
 	}
 	h.render(q, http.StatusOK, "totp_setup", pageData{Title: "Set up your authenticator app",
-		Return: h.safeReturn(q.slug, q.r.PostFormValue("return")), Data: v})
+		Return: h.safeReturn(q, q.r.PostFormValue("return")), Data: v})
 	return nil
 }
 
@@ -233,7 +233,7 @@ func (h *Handler) enrolTOTPConfirm(q *req) error {
 	if !ok {
 		return nil
 	}
-	ret := h.safeReturn(q.slug, q.r.PostFormValue("return"))
+	ret := h.safeReturn(q, q.r.PostFormValue("return"))
 	out, codes, err := h.Sessions.CompleteEnrolTOTP(q.ctx(), q.tenant.ID, secret, q.r.PostFormValue("enrolment"),
 		q.r.PostFormValue("code"), q.r.PostFormValue("name"), client(q.r))
 	if msg, status, handled := mfaError(err); handled {

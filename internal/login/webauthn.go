@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -21,11 +22,17 @@ import (
 	"github.com/tessera-iam/tessera/internal/web"
 )
 
-// webauthnSet is the relying party: the public host is the RP ID and its
-// origin the only accepted origin, so a passkey made here works nowhere
-// else (and moving Tessera to another host orphans passkeys). rp is nil when
-// the public URL's host is an IP address, which WebAuthn does not allow.
-type webauthnSet struct{ rp *webauthn.WebAuthn }
+// webauthnSet holds a relying party per host: the public host, and each
+// tenant's own domain. The host is the RP ID and its origin the only one
+// accepted, so a passkey made on one host works nowhere else (and moving a
+// tenant to another host orphans its passkeys). WebAuthn refuses IP
+// addresses as RP IDs: there, passkeys are unavailable.
+type webauthnSet struct {
+	scheme, port, public string
+
+	mu  sync.Mutex
+	rps map[string]*webauthn.WebAuthn
+}
 
 var errNoPasskeys = fmt.Errorf("passkeys need Tessera to be reached by a domain name (set --public-url): %w", errkind.Invalid)
 
@@ -34,15 +41,37 @@ func newWebauthnSet(publicURL string) (*webauthnSet, error) {
 	if err != nil || u.Hostname() == "" {
 		return nil, fmt.Errorf("webauthn: public URL %q has no host", publicURL)
 	}
-	if net.ParseIP(u.Hostname()) != nil {
-		return &webauthnSet{}, nil
+	return &webauthnSet{scheme: u.Scheme, port: u.Port(), public: u.Hostname(), rps: map[string]*webauthn.WebAuthn{}}, nil
+}
+
+// forHost returns the relying party of host (without port).
+func (s *webauthnSet) forHost(host string) (*webauthn.WebAuthn, error) {
+	if net.ParseIP(host) != nil {
+		return nil, errNoPasskeys
 	}
-	rp, err := webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: "Tessera",
-		RPOrigins: []string{u.Scheme + "://" + u.Host}})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rp, ok := s.rps[host]; ok {
+		return rp, nil
+	}
+	origin := host
+	if s.port != "" {
+		origin = net.JoinHostPort(host, s.port)
+	}
+	rp, err := webauthn.New(&webauthn.Config{RPID: host, RPDisplayName: "Tessera", RPOrigins: []string{s.scheme + "://" + origin}})
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
-	return &webauthnSet{rp: rp}, nil
+	s.rps[host] = rp
+	return rp, nil
+}
+
+// relyingParty is the relying party of the host the request came in on.
+func (h *Handler) relyingParty(q *req) (*webauthn.WebAuthn, error) {
+	if q.onTenantDomain() {
+		return h.webauth.forHost(q.tenant.Domain)
+	}
+	return h.webauth.forHost(h.webauth.public)
 }
 
 // waUser presents a user and their credentials to the library. The user
@@ -81,7 +110,10 @@ func newWAUser(u *user.User, factors []session.Factor) (waUser, error) {
 const ceremonyTTL = 5 * time.Minute
 
 // beginCeremony answers the script with the options and a single-use
-// ceremony token that keeps the library's session data server-side.
+// ceremony token that keeps the library's session data server-side. The
+// options are the library's whole CredentialCreation or CredentialAssertion,
+// {"publicKey": {...}}, the shape navigator.credentials.create and get take
+// and webauthn.js reads.
 func (h *Handler) beginCeremony(q *req, u *user.User, mode string, options any, sd *webauthn.SessionData) error {
 	raw, err := json.Marshal(sd)
 	if err != nil {
@@ -134,8 +166,9 @@ func jsonFail(q *req, err error) error {
 }
 
 func (h *Handler) signInWebAuthnBegin(q *req) error {
-	if h.webauth.rp == nil {
-		return jsonFail(q, errNoPasskeys)
+	rp, err := h.relyingParty(q)
+	if err != nil {
+		return jsonFail(q, err)
 	}
 	p, _, ok := h.pendingJSON(q)
 	if !ok {
@@ -146,20 +179,20 @@ func (h *Handler) signInWebAuthnBegin(q *req) error {
 		return err
 	}
 	if p.Enrol {
-		opts, sd, err := h.webauth.rp.BeginRegistration(wu, webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementPreferred))
+		opts, sd, err := rp.BeginRegistration(wu, webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementPreferred))
 		if err != nil {
 			return err
 		}
-		return h.beginCeremony(q, p.User, "register", opts.Response, sd)
+		return h.beginCeremony(q, p.User, "register", opts, sd)
 	}
 	if len(wu.creds) == 0 {
 		return jsonFail(q, fmt.Errorf("no passkey is registered for this account: %w", errkind.Invalid))
 	}
-	opts, sd, err := h.webauth.rp.BeginLogin(wu)
+	opts, sd, err := rp.BeginLogin(wu)
 	if err != nil {
 		return err
 	}
-	return h.beginCeremony(q, p.User, "login", opts.Response, sd)
+	return h.beginCeremony(q, p.User, "login", opts, sd)
 }
 
 // pendingJSON is pending for the script's requests: a problem instead of a
@@ -187,7 +220,7 @@ func (h *Handler) signInWebAuthnFinish(q *req) error {
 	if err != nil {
 		return jsonFail(q, err)
 	}
-	ret := h.safeReturn(q.slug, a.Return)
+	ret := h.safeReturn(q, a.Return)
 	wu, err := newWAUser(p.User, p.Factors)
 	if err != nil {
 		return err
@@ -195,7 +228,7 @@ func (h *Handler) signInWebAuthnFinish(q *req) error {
 	var out *session.Outcome
 	var codes []string
 	if p.Enrol {
-		cred, err := h.createCredential(wu, sd, a.Credential)
+		cred, err := h.createCredential(q, wu, sd, a.Credential)
 		if err != nil {
 			return jsonFail(q, err)
 		}
@@ -213,7 +246,11 @@ func (h *Handler) signInWebAuthnFinish(q *req) error {
 		if err != nil {
 			return jsonFail(q, errBadCeremony)
 		}
-		cred, err := h.webauth.rp.ValidateLogin(wu, *sd, parsed)
+		rp, err := h.relyingParty(q)
+		if err != nil {
+			return jsonFail(q, err)
+		}
+		cred, err := rp.ValidateLogin(wu, *sd, parsed)
 		if err != nil {
 			return jsonFail(q, fmt.Errorf("the passkey was not accepted: %w", errkind.Unauthenticated))
 		}
@@ -234,12 +271,16 @@ func (h *Handler) signInWebAuthnFinish(q *req) error {
 	return nil
 }
 
-func (h *Handler) createCredential(wu waUser, sd *webauthn.SessionData, raw json.RawMessage) (*webauthn.Credential, error) {
+func (h *Handler) createCredential(q *req, wu waUser, sd *webauthn.SessionData, raw json.RawMessage) (*webauthn.Credential, error) {
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(raw)
 	if err != nil {
 		return nil, errBadCeremony
 	}
-	cred, err := h.webauth.rp.CreateCredential(wu, *sd, parsed)
+	rp, err := h.relyingParty(q)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := rp.CreateCredential(wu, *sd, parsed)
 	if err != nil {
 		var pe *protocol.Error
 		if errors.As(err, &pe) {
@@ -251,8 +292,9 @@ func (h *Handler) createCredential(wu waUser, sd *webauthn.SessionData, raw json
 }
 
 func (h *Handler) addWebAuthnBegin(q *req) error {
-	if h.webauth.rp == nil {
-		return jsonFail(q, errNoPasskeys)
+	rp, err := h.relyingParty(q)
+	if err != nil {
+		return jsonFail(q, err)
 	}
 	fs, err := h.Sessions.Factors(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, q.user.ID)
 	if err != nil {
@@ -263,12 +305,12 @@ func (h *Handler) addWebAuthnBegin(q *req) error {
 		return err
 	}
 	// Exclude the user's existing credentials: one authenticator, one passkey.
-	opts, sd, err := h.webauth.rp.BeginRegistration(wu, webauthn.WithExclusions(webauthn.Credentials(wu.creds).CredentialDescriptors()),
+	opts, sd, err := rp.BeginRegistration(wu, webauthn.WithExclusions(webauthn.Credentials(wu.creds).CredentialDescriptors()),
 		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementPreferred))
 	if err != nil {
 		return err
 	}
-	return h.beginCeremony(q, q.user, "register", opts.Response, sd)
+	return h.beginCeremony(q, q.user, "register", opts, sd)
 }
 
 func (h *Handler) addWebAuthnFinish(q *req) error {
@@ -284,7 +326,7 @@ func (h *Handler) addWebAuthnFinish(q *req) error {
 	if err != nil {
 		return err
 	}
-	cred, err := h.createCredential(wu, sd, a.Credential)
+	cred, err := h.createCredential(q, wu, sd, a.Credential)
 	if err != nil {
 		return jsonFail(q, err)
 	}

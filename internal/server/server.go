@@ -270,7 +270,7 @@ func (s *Server) routes(mk *keys.MasterKey) (http.Handler, error) {
 		mux.Handle("GET /dev/mailbox", s.Mailbox.Handler())
 	}
 	proxies, _ := web.ParseProxies(s.cfg.TrustedProxies) // checked by Validate
-	return web.Observe{Log: s.log, Proxies: proxies, Metrics: web.NewMetrics(reg)}.Wrap(mux), nil
+	return web.Observe{Log: s.log, Proxies: proxies, Metrics: web.NewMetrics(reg)}.Wrap(s.tenantHosts(mux)), nil
 }
 
 // Run serves until ctx ends, then drains requests for the grace period.
@@ -296,6 +296,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("tessera listening", "addr", ln.Addr().String(), "url", s.cfg.BaseURL(), "database", string(s.db.Dialect()))
 	go s.purgeLoop(ctx)
+	// Sessions ended by another process (a CLI command) void this one's
+	// session cache within a second.
+	go s.Sessions.WatchEpoch(ctx, time.Second)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -72,6 +72,10 @@ type Store interface {
 	// empty) and returns how many ended.
 	DeleteUserSessions(ctx context.Context, t tenant.ID, u user.ID, keep ID) (int, error)
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// MarkSessionsEnded and SessionsEpoch let caching processes learn of
+	// sessions ended by another process (a CLI command beside the server).
+	MarkSessionsEnded(ctx context.Context) error
+	SessionsEpoch(ctx context.Context) (string, error)
 
 	tokenStore
 	throttleStore
@@ -93,10 +97,37 @@ type Service struct {
 	Cache *Cache
 }
 
-// ended drops cached sessions once a change that ends sessions commits.
-func (s *Service) ended(ctx context.Context) {
-	if s.Cache != nil {
-		s.Store.AfterCommit(ctx, s.Cache.invalidate)
+// ended drops cached sessions once a change that ends sessions commits,
+// here at once and in other processes within a WatchEpoch period.
+func (s *Service) ended(ctx context.Context) error {
+	if s.Cache == nil {
+		return nil
+	}
+	s.Store.AfterCommit(ctx, s.Cache.invalidate)
+	return s.Store.MarkSessionsEnded(ctx)
+}
+
+// WatchEpoch voids the cache when another process ends sessions; it checks
+// every period until ctx ends. A no-op without a cache.
+func (s *Service) WatchEpoch(ctx context.Context, period time.Duration) {
+	if s.Cache == nil {
+		return
+	}
+	last, _ := s.Store.SessionsEpoch(ctx)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e, err := s.Store.SessionsEpoch(ctx)
+		if err != nil || e == last {
+			continue
+		}
+		last = e
+		s.Cache.invalidate()
 	}
 }
 
@@ -235,7 +266,9 @@ func (s *Service) Revoke(ctx context.Context, sc tenant.Scope, u user.ID, sid ID
 		if err != nil {
 			return err
 		}
-		s.ended(ctx)
+		if err := s.ended(ctx); err != nil {
+			return err
+		}
 		if ses.User != u {
 			return ErrNotFound // another user's session: roll back
 		}
@@ -253,7 +286,9 @@ func (s *Service) SignOut(ctx context.Context, ses *Session) error {
 			}
 			return err
 		}
-		s.ended(ctx)
+		if err := s.ended(ctx); err != nil {
+			return err
+		}
 		return s.Store.AppendEvent(ctx, audit.New(ctx, string(ses.Tenant), s.Now(), "session.signed_out", "user", string(ses.User),
 			map[string]any{"session_id": ses.ID}))
 	})
@@ -281,7 +316,9 @@ func (s *Service) revokeAll(ctx context.Context, t tenant.ID, u user.ID, keep ID
 	if err != nil || n == 0 {
 		return n, err
 	}
-	s.ended(ctx)
+	if err := s.ended(ctx); err != nil {
+		return n, err
+	}
 	return n, s.Store.AppendEvent(ctx, audit.New(ctx, string(t), s.Now(), "session.revoked_all", "user", string(u),
 		map[string]any{"sessions": n, "reason": reason, "kept_session_id": keep}))
 }
@@ -293,8 +330,7 @@ func (s *Service) revokeAll(ctx context.Context, t tenant.ID, u user.ID, keep ID
 func (s *Service) UserChanged(ctx context.Context, t tenant.ID, uid user.ID) error {
 	u, err := s.Store.User(ctx, t, uid)
 	if errors.Is(err, user.ErrNotFound) {
-		s.ended(ctx) // the user's sessions went with the row
-		return nil
+		return s.ended(ctx) // the user's sessions went with the row
 	}
 	if err != nil {
 		return err

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 )
 
@@ -37,4 +39,22 @@ func (db *DB) SizeBytes(ctx context.Context) (int64, error) {
 	var n int64
 	err := db.read.QueryRowContext(ctx, q).Scan(&n)
 	return n, err
+}
+
+const sessionsEpochKey = "sessions_epoch"
+
+// MarkSessionsEnded records that sessions ended, for processes that cache
+// sessions (see SessionsEpoch).
+func (db *DB) MarkSessionsEnded(ctx context.Context) error {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	_, err := db.w(ctx).ExecContext(ctx, `INSERT INTO system_settings (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, sessionsEpochKey, hex.EncodeToString(b))
+	return err
+}
+
+// SessionsEpoch changes whenever MarkSessionsEnded runs, in any process.
+func (db *DB) SessionsEpoch(ctx context.Context) (string, error) {
+	v, _, err := db.SystemSetting(ctx, sessionsEpochKey)
+	return v, err
 }

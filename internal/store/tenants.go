@@ -7,11 +7,11 @@ import (
 	"github.com/tessera-iam/tessera/internal/tenant"
 )
 
-const tenantCols = "id, slug, name, version, created_at, updated_at"
+const tenantCols = "id, slug, name, COALESCE(domain, ''), version, created_at, updated_at"
 
 func scanTenant(row rowScanner) (*tenant.Tenant, error) {
 	var t tenant.Tenant
-	err := row.Scan(&t.ID, &t.Slug, &t.Name, &t.Version, timeCol{&t.Created}, timeCol{&t.Updated})
+	err := row.Scan(&t.ID, &t.Slug, &t.Name, &t.Domain, &t.Version, timeCol{&t.Created}, timeCol{&t.Updated})
 	if err != nil {
 		return nil, notFound(err, tenant.ErrNotFound)
 	}
@@ -20,8 +20,8 @@ func scanTenant(row rowScanner) (*tenant.Tenant, error) {
 
 // CreateTenant inserts a tenant.
 func (db *DB) CreateTenant(ctx context.Context, t *tenant.Tenant) error {
-	_, err := db.w(ctx).ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.ID, t.Slug, t.Name, t.Version, ts(t.Created), ts(t.Updated))
+	_, err := db.w(ctx).ExecContext(ctx, `INSERT INTO tenants (id, slug, name, domain, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.ID, t.Slug, t.Name, nullString(t.Domain), t.Version, ts(t.Created), ts(t.Updated))
 	if err = translate(err); violates(err, "tenants", "slug") {
 		return tenant.ErrSlugTaken
 	}
@@ -36,6 +36,11 @@ func (db *DB) Tenant(ctx context.Context, id tenant.ID) (*tenant.Tenant, error) 
 // TenantBySlug returns a tenant by slug.
 func (db *DB) TenantBySlug(ctx context.Context, slug string) (*tenant.Tenant, error) {
 	return scanTenant(db.r(ctx).QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE slug = $1`, slug))
+}
+
+// TenantByDomain returns the tenant whose own host name is domain.
+func (db *DB) TenantByDomain(ctx context.Context, domain string) (*tenant.Tenant, error) {
+	return scanTenant(db.r(ctx).QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE domain = $1`, domain))
 }
 
 // ListTenants returns every tenant by slug.
@@ -67,8 +72,11 @@ func (db *DB) UpdateTenant(ctx context.Context, id tenant.ID, fn func(*tenant.Te
 		if err := fn(t); err != nil {
 			return err
 		}
-		_, err = db.w(ctx).ExecContext(ctx, `UPDATE tenants SET name = $2, version = $3, updated_at = $4 WHERE id = $1`,
-			id, t.Name, t.Version, ts(t.Updated))
+		_, err = db.w(ctx).ExecContext(ctx, `UPDATE tenants SET name = $2, domain = $3, version = $4, updated_at = $5 WHERE id = $1`,
+			id, t.Name, nullString(t.Domain), t.Version, ts(t.Updated))
+		if err = translate(err); violates(err, "tenants", "domain") {
+			return tenant.ErrHostTaken
+		}
 		out = t
 		return err
 	})

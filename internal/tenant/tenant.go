@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,13 +24,17 @@ type ID string
 var (
 	ErrNotFound  = fmt.Errorf("tenant %w", errkind.NotFound)
 	ErrSlugTaken = fmt.Errorf("tenant slug already in use: %w", errkind.Conflict)
+	ErrHostTaken = fmt.Errorf("domain already serves another tenant: %w", errkind.Conflict)
 )
 
 // Tenant is one operator of Tessera.
 type Tenant struct {
-	ID      ID
-	Slug    string // appears in URLs: /t/{slug}/
-	Name    string
+	ID   ID
+	Slug string // appears in URLs: /t/{slug}/
+	Name string
+	// Domain is the tenant's own host name for its sign-in pages and
+	// portal ("login.acme.com"), besides /t/{slug}/ on Tessera's host.
+	Domain  string
 	Version int64
 	Created time.Time
 	Updated time.Time
@@ -57,6 +62,7 @@ type Store interface {
 	CreateTenant(ctx context.Context, t *Tenant) error
 	Tenant(ctx context.Context, id ID) (*Tenant, error)
 	TenantBySlug(ctx context.Context, slug string) (*Tenant, error)
+	TenantByDomain(ctx context.Context, domain string) (*Tenant, error)
 	ListTenants(ctx context.Context) ([]Tenant, error)
 	UpdateTenant(ctx context.Context, id ID, fn func(*Tenant) error) (*Tenant, error)
 
@@ -141,6 +147,54 @@ func (s *Service) TenantBySlug(ctx context.Context, slug string) (*Tenant, error
 
 // ListTenants returns every tenant, by slug.
 func (s *Service) ListTenants(ctx context.Context) ([]Tenant, error) { return s.Store.ListTenants(ctx) }
+
+// TenantByDomain returns the tenant whose own host name is domain.
+func (s *Service) TenantByDomain(ctx context.Context, domain string) (*Tenant, error) {
+	return s.Store.TenantByDomain(ctx, strings.ToLower(domain))
+}
+
+// SetTenantDomain gives a tenant its own host name for the sign-in pages
+// and portal ("" removes it). The operator points the name at Tessera (DNS,
+// TLS certificate); Tessera then serves that tenant, and only it, there.
+func (s *Service) SetTenantDomain(ctx context.Context, t ID, domain string, ifVersion int64) (*Tenant, error) {
+	domain = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(domain), "."))
+	if domain != "" && !validHostName(domain) {
+		return nil, errkind.Field("domain", "must be a host name such as login.example.com")
+	}
+	var out *Tenant
+	err := s.Store.InTx(ctx, func(ctx context.Context) error {
+		var old string
+		var err error
+		out, err = s.Store.UpdateTenant(ctx, t, func(x *Tenant) error {
+			if err := errkind.CheckVersion(x.Version, ifVersion); err != nil {
+				return err
+			}
+			old, x.Domain, x.Updated = x.Domain, domain, s.Now()
+			x.Version++
+			return nil
+		})
+		if err != nil {
+			return errkind.Relabel(err, "domain")
+		}
+		return s.Store.AppendEvent(ctx, audit.New(ctx, string(t), out.Updated, "tenant.domain_set", "tenant", string(t),
+			map[string]any{"domain": map[string]string{"old": old, "new": out.Domain}}))
+	})
+	return out, err
+}
+
+// validHostName accepts a DNS name of at least two labels, no IP address.
+func validHostName(h string) bool {
+	labels := strings.Split(h, ".")
+	if len(h) > 253 || len(labels) < 2 || net.ParseIP(h) != nil {
+		return false
+	}
+	for _, l := range labels {
+		if !slugPattern.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
 
 // RenameTenant changes a tenant's display name. ifVersion, when non-zero, must
 // match the current version (optimistic concurrency).

@@ -76,10 +76,16 @@ CREATE TABLE recovery_codes (
     FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
 );
 
+-- A tenant's own host name for its sign-in pages and portal.
+ALTER TABLE tenants ADD COLUMN domain TEXT;
+CREATE UNIQUE INDEX tenants_domain_uq ON tenants (domain);
+
 -- Bookmark applications open this URL from the portal.
 ALTER TABLE applications ADD COLUMN launch_url TEXT NOT NULL DEFAULT '';
 
 -- +goose Down
+DROP INDEX tenants_domain_uq;
+ALTER TABLE tenants DROP COLUMN domain;
 ALTER TABLE applications DROP COLUMN launch_url;
 DROP TABLE recovery_codes;
 DROP TABLE mfa_factors;
