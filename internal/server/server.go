@@ -298,7 +298,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go s.purgeLoop(ctx)
 	// Sessions ended by another process (a CLI command) void this one's
 	// session cache within a second.
-	go s.Sessions.WatchEpoch(ctx, time.Second)
+	s.Sessions.WatchEpoch(ctx, time.Second)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -49,6 +49,8 @@ type Factor struct {
 var (
 	ErrFactorNotFound = fmt.Errorf("factor %w", errkind.NotFound)
 	ErrBadCode        = fmt.Errorf("the code is not right: %w", errkind.Unauthenticated)
+	// ErrCredentialTaken refuses a WebAuthn credential already registered.
+	ErrCredentialTaken = fmt.Errorf("this passkey is already registered: %w", errkind.Conflict)
 )
 
 type factorStore interface {

@@ -187,18 +187,32 @@ func (s *Service) VerifyEmail(ctx context.Context, t tenant.ID, token string) (*
 }
 
 // ChangePassword is a signed-in user's own change: the current password
-// must be right (so a borrowed session cannot take the account), the new
-// one meets the policy and history, and every other session ends.
+// must be right (so a borrowed session cannot take the account; wrong ones
+// are throttled and counted towards lockout like at sign-in), the new one
+// meets the policy and history, and every other session ends.
 func (s *Service) ChangePassword(ctx context.Context, ses *Session, current, newPassword string) error {
 	u, err := s.Store.User(ctx, ses.Tenant, ses.User)
 	if err != nil {
 		return err
 	}
+	ctx = withUser(ctx, u)
+	subject := s.subject(u, "")
+	failures, err := s.throttle(ctx, ses.Tenant, subject)
+	if err != nil {
+		return err
+	}
 	if _, err := s.Users.CheckPassword(ctx, ses.Tenant, u.Username, current); err != nil {
+		if errors.Is(err, user.ErrBadCredentials) {
+			err = errors.Join(err, s.Store.InTx(ctx, func(ctx context.Context) error {
+				return s.addFailure(ctx, ses.Tenant, subject, u)
+			}))
+		}
 		return err
 	}
 	return s.Store.InTx(ctx, func(ctx context.Context) error {
-		ctx = withUser(ctx, u)
+		if err := s.clearFailures(ctx, ses.Tenant, subject, failures); err != nil {
+			return err
+		}
 		if _, err := s.Users.SetPassword(ctx, tenant.Scope{Tenant: ses.Tenant}, u.ID, newPassword); err != nil {
 			return err
 		}

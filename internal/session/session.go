@@ -107,13 +107,18 @@ func (s *Service) ended(ctx context.Context) error {
 	return s.Store.MarkSessionsEnded(ctx)
 }
 
-// WatchEpoch voids the cache when another process ends sessions; it checks
-// every period until ctx ends. A no-op without a cache.
+// WatchEpoch voids the cache when another process ends sessions: it reads
+// the current epoch, then checks it every period in the background until
+// ctx ends. A no-op without a cache.
 func (s *Service) WatchEpoch(ctx context.Context, period time.Duration) {
 	if s.Cache == nil {
 		return
 	}
 	last, _ := s.Store.SessionsEpoch(ctx)
+	go s.watchEpoch(ctx, period, last)
+}
+
+func (s *Service) watchEpoch(ctx context.Context, period time.Duration, last string) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {

@@ -184,7 +184,10 @@ func (db *DB) CreateFactor(ctx context.Context, f *session.Factor) error {
 	_, err := db.w(ctx).ExecContext(ctx, `INSERT INTO mfa_factors (tenant_id, id, user_id, kind, name, secret, last_step, credential_id,
 		credential, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		f.Tenant, f.ID, f.User, f.Kind, f.Name, f.Secret, f.LastStep, nullString(f.CredentialID), cred, ts(f.Created), ts(f.LastUsed))
-	return translate(err)
+	if err = translate(err); violates(err, "mfa_factors", "credential") {
+		return session.ErrCredentialTaken
+	}
+	return err
 }
 
 // Factors lists a user's factors, oldest first.
