@@ -154,7 +154,7 @@ func (h *Handler) page(fn handlerFunc) http.Handler {
 			UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())})
 		q.r = r.WithContext(ctx)
 		if r.Method == http.MethodPost {
-			if h.perIP != nil && !h.perIP.allow(web.ClientIP(ctx), h.Now()) {
+			if h.perIP != nil && !h.perIP.allow(limitKey(web.ClientIP(ctx)), h.Now()) {
 				w.Header().Set("Retry-After", "60")
 				h.render(q, http.StatusTooManyRequests, "message", pageData{Title: "Slow down",
 					Error: "Too many requests from your network. Wait a minute, then try again."})

@@ -1,9 +1,21 @@
 package login
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
+
+// limitKey is the bucket of a client address: the address itself for IPv4,
+// its /64 for IPv6, since one IPv6 client commonly holds a whole /64.
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
 
 // limiter is a token bucket per client address for the POSTs of the
 // sign-in pages. It lives in memory: losing it on restart, or having one

@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -82,8 +83,9 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // newClockedSite starts a server whose every service (and the per-address
-// limiter) runs on a clock the test advances.
-func newClockedSite(t *testing.T, db *store.DB) *site {
+// limiter) runs on a clock the test advances. Options adjust the
+// configuration.
+func newClockedSite(t *testing.T, db *store.DB, options ...func(*config.Config)) *site {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
@@ -96,6 +98,9 @@ func newClockedSite(t *testing.T, db *store.DB) *site {
 	testkit.FastArgon2(&cfg)
 	cfg.PublicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	cfg.TrustedProxies = trustedProxies
+	for _, o := range options {
+		o(&cfg)
+	}
 	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, clk.Now)
 	if err != nil {
 		ln.Close()
@@ -161,13 +166,13 @@ func (s *site) user(t *testing.T, id user.ID) *user.User {
 	return u
 }
 
-// validate returns the session token belongs to, or nil when it is no
-// (longer a) session.
+// validate returns the session that token belongs to, or nil when it is
+// not (or no longer) a session.
 func (s *site) validate(t *testing.T, token string) *session.Session {
 	t.Helper()
 	ses, err := s.srv.Sessions.Validate(context.Background(), s.tenant, token)
 	if err != nil {
-		if err != session.ErrNoSession {
+		if !errors.Is(err, session.ErrNoSession) {
 			t.Fatalf("validate: %v", err)
 		}
 		return nil

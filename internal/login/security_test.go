@@ -424,7 +424,7 @@ func TestPasswordGuessingIsThrottledPerAccount(t *testing.T) {
 
 		throttled := map[string]string{}
 		for _, c := range []struct {
-			login  string
+			login   string
 			finally int
 		}{{"alice", http.StatusSeeOther}, {"nobody", http.StatusUnauthorized}} {
 			for range 3 {
@@ -516,7 +516,8 @@ func TestLockoutAtThePolicyThreshold(t *testing.T) {
 // refused ("Slow down") before anything is checked, even with the right
 // password, while other addresses carry on. A token a second comes back.
 func TestPerAddressRateLimit(t *testing.T) {
-	s := newClockedSite(t, testkit.OpenSQLite(t))
+	// 60 a minute, the default: bursts of 20, a token a second.
+	s := newClockedSite(t, testkit.OpenSQLite(t), func(c *config.Config) { c.SignInRate = 60 })
 	s.newUser(t, "alice")
 	b := s.visitor(t)
 	token := b.csrf()
