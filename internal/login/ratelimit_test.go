@@ -22,8 +22,10 @@ func TestLimitKeyGroupsIPv6By64(t *testing.T) {
 func TestLimiterRefillsAndForgetsFullBuckets(t *testing.T) {
 	l := newLimiter(60, 2) // one a second, bursts of two
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if !l.allow("a", now) || !l.allow("a", now) || l.allow("a", now) {
-		t.Fatal("a burst of two, then refused")
+	for i, want := range []bool{true, true, false} {
+		if got := l.allow("a", now); got != want {
+			t.Fatalf("burst request %d: allowed %v, want %v", i+1, got, want)
+		}
 	}
 	if l.allow("a", now.Add(500*time.Millisecond)) || !l.allow("a", now.Add(time.Second)) {
 		t.Error("one token back after a second, not before")

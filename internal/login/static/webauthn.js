@@ -88,6 +88,11 @@
       .catch(function (e) { status("Could not use the passkey: " + e.message); });
   }
 
+  // Passkey controls are hidden until this script runs: without JavaScript
+  // they could do nothing.
+  if (window.PublicKeyCredential) {
+    document.querySelectorAll(".needs-js").forEach(function (el) { el.hidden = false; });
+  }
   var r = document.getElementById("webauthn-register");
   if (r) r.addEventListener("click", function () { register(r); });
   var l = document.getElementById("webauthn-login");
