@@ -54,6 +54,7 @@ type Server struct {
 	Access   *access.Service
 	Audit    *audit.Service
 	Sessions *session.Service
+	Keys     *keys.Service
 }
 
 // Now is the clock every service uses: UTC, microsecond precision (what
@@ -130,6 +131,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB,
 		Audit:   &audit.Service{Store: db, Now: now, ArchiveDir: filepath.Join(cfg.DataDir, "audit-archive")},
 	}
 	s.Sessions = &session.Service{Store: db, Now: now, Users: s.Users, Access: s.Access, Seal: mk, Digest: mk.Digester("sign-in")}
+	s.Keys = &keys.Service{Store: db, Now: now, Master: mk}
 	if db.Dialect() == store.SQLite {
 		// One process owns a SQLite database, so it sees every revocation
 		// and may answer session checks from memory.
@@ -218,8 +220,12 @@ func checkMasterKey(ctx context.Context, db *store.DB, mk *keys.MasterKey) error
 // Handler is the whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close delivers queued mail and releases the database.
+// Close writes the sessions' recorded activity, delivers queued mail and
+// releases the database.
 func (s *Server) Close() error {
+	if err := s.Sessions.FlushActivity(context.Background()); err != nil {
+		s.log.Warn("session activity not written at shutdown", "err", err)
+	}
 	if err := s.CloseMail(); err != nil {
 		s.log.Warn("mail left undelivered at shutdown", "err", err)
 	}
@@ -253,7 +259,7 @@ func (s *Server) routes(mk *keys.MasterKey) (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	a := &api.API{Tenants: s.Tenants, Users: s.Users, Groups: s.Groups, Tokens: s.Tokens, Access: s.Access, Audit: s.Audit, Sessions: s.Sessions,
-		Idempotency: s.db, Log: s.log, Now: s.now, MaxBody: s.cfg.MaxBodyBytes}
+		Keys: s.Keys, Idempotency: s.db, Log: s.log, Now: s.now, MaxBody: s.cfg.MaxBodyBytes}
 	a.Routes(mux)
 	pages, err := login.New(login.Handler{Tenants: s.Tenants, Users: s.Users, Access: s.Access, Sessions: s.Sessions,
 		Mail: s.mail, Log: s.log, Now: s.now, PublicURL: s.cfg.BaseURL(), RatePerMinute: s.cfg.SignInRate, CSRFKey: []byte(mk.Digester("csrf").Digest("key"))})
@@ -299,6 +305,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// Sessions ended by another process (a CLI command) void this one's
 	// session cache within a second.
 	s.Sessions.WatchEpoch(ctx, time.Second)
+	go s.flushActivityLoop(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -310,6 +317,25 @@ func (s *Server) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// activityFlushPeriod is how often sessions' recorded activity is written.
+const activityFlushPeriod = 5 * time.Second
+
+// flushActivityLoop writes sessions' recorded activity every few seconds.
+func (s *Server) flushActivityLoop(ctx context.Context) {
+	t := time.NewTicker(activityFlushPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.Sessions.FlushActivity(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("write session activity", "err", err)
+		}
+	}
 }
 
 // purgeLoop forgets expired idempotency keys, sessions, sign-in tokens and

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tessera-iam/tessera/internal/access"
@@ -95,6 +96,67 @@ type Service struct {
 	// Cache, when set, answers Validate from memory (see Cache for when
 	// that is right).
 	Cache *Cache
+
+	activity activity
+}
+
+// activity holds sessions' latest activity until FlushActivity writes it,
+// so that a request never waits on a write to extend its session.
+type activity struct {
+	mu      sync.Mutex
+	pending map[ID]touch
+}
+
+type touch struct {
+	tenant              tenant.ID
+	lastSeen, idleUntil time.Time
+}
+
+// record keeps ses's new activity for the next flush.
+func (a *activity) record(ses *Session) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pending == nil {
+		a.pending = map[ID]touch{}
+	}
+	a.pending[ses.ID] = touch{tenant: ses.Tenant, lastSeen: ses.LastSeen, idleUntil: ses.IdleUntil}
+}
+
+// apply brings ses up to its activity not yet written.
+func (a *activity) apply(ses *Session) {
+	a.mu.Lock()
+	t, ok := a.pending[ses.ID]
+	a.mu.Unlock()
+	if ok && t.tenant == ses.Tenant && t.lastSeen.After(ses.LastSeen) {
+		ses.LastSeen, ses.IdleUntil = t.lastSeen, t.idleUntil
+	}
+}
+
+func (a *activity) take() map[ID]touch {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := a.pending
+	a.pending = nil
+	return p
+}
+
+// FlushActivity writes the activity Validate recorded since the last flush,
+// in one transaction. A session ended meanwhile stays ended: its row is
+// gone and the update finds nothing. Run it every few seconds and at
+// shutdown; what a crash loses only brings idle timeouts a little closer.
+func (s *Service) FlushActivity(ctx context.Context) error {
+	p := s.activity.take()
+	if len(p) == 0 {
+		return nil
+	}
+	return s.Store.InTx(ctx, func(ctx context.Context) error {
+		for id, t := range p {
+			if err := s.Store.TouchSession(ctx, t.tenant, id, t.lastSeen, t.idleUntil); err != nil {
+				return fmt.Errorf("write session activity: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // ended drops cached sessions once a change that ends sessions commits,
@@ -183,8 +245,8 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// touchEvery bounds how often a busy session's activity is written: idle
-// timeouts are kept to within this much, and most requests write nothing.
+// touchEvery bounds how often a busy session's activity is recorded: idle
+// timeouts are kept to within this much.
 const touchEvery = time.Minute
 
 // Validate returns the live session a browser's token opens in tenant t,
@@ -199,6 +261,7 @@ func (s *Service) Validate(ctx context.Context, t tenant.ID, token string) (*Ses
 	if err != nil {
 		return nil, err
 	}
+	s.activity.apply(ses)
 	now := s.Now()
 	if ses.Tenant != t || !now.Before(ses.IdleUntil) || !now.Before(ses.Expires) {
 		return nil, ErrNoSession
@@ -206,12 +269,10 @@ func (s *Service) Validate(ctx context.Context, t tenant.ID, token string) (*Ses
 	if now.Sub(ses.LastSeen) >= touchEvery {
 		idle := ses.IdleUntil.Sub(ses.LastSeen)
 		ses.LastSeen, ses.IdleUntil = now, now.Add(idle)
-		if err := s.Store.TouchSession(ctx, t, ses.ID, ses.LastSeen, ses.IdleUntil); err != nil {
-			return nil, fmt.Errorf("touch session: %w", err)
-		}
+		s.activity.record(ses)
 		if s.Cache != nil {
 			// Under the generation read before the session was: a
-			// revocation since (even during the touch) voids the entry.
+			// revocation since voids the entry.
 			s.Cache.put(hash, *ses, gen)
 		}
 	}
@@ -253,6 +314,7 @@ func (s *Service) Sessions(ctx context.Context, sc tenant.Scope, u user.ID) ([]S
 	now := s.Now()
 	live := all[:0]
 	for _, ses := range all {
+		s.activity.apply(&ses)
 		if now.Before(ses.IdleUntil) && now.Before(ses.Expires) {
 			live = append(live, ses)
 		}
@@ -372,6 +434,9 @@ func (s *Service) forgiveLockout(ctx context.Context, t tenant.ID, u *user.User)
 // PurgeExpired deletes sessions past their absolute end, tokens past their
 // expiry and failure counters gone quiet; run periodically.
 func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
+	if err := s.FlushActivity(ctx); err != nil { // idle timeouts as recorded
+		return 0, err
+	}
 	now := s.Now()
 	n, err := s.Store.DeleteExpiredSessions(ctx, now)
 	if err != nil {

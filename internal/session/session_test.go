@@ -29,6 +29,7 @@ func TestSessions(t *testing.T) {
 		scenario{"RevokeAndSignOut", testRevokeAndSignOut},
 		scenario{"OrgScopedCallerReachesOnlyItsUsers", testOrgScopedCallerReachesOnlyItsUsers},
 		scenario{"CacheForgetsSessionRevokedDuringTouch", testCacheForgetsSessionRevokedDuringTouch},
+		scenario{"ActivityIsWrittenByFlush", testActivityIsWrittenByFlush},
 		scenario{"PurgeExpired", testPurgeExpired},
 	)
 }
