@@ -78,6 +78,18 @@ type Store interface {
 	// SeatsUsed counts the users holding an open interval on app.
 	SeatsUsed(ctx context.Context, t tenant.ID, app AppID) (int, error)
 
+	// SAMLConfig and SAMLConfigByEntityID return ErrSAMLNotConfigured when
+	// there is none; PutSAMLConfig inserts or replaces (ErrSAMLEntityIDTaken
+	// when another application of the tenant has the entity id);
+	// DeleteSAMLConfig returns ErrSAMLNotConfigured when there was none.
+	SAMLConfig(ctx context.Context, t tenant.ID, app AppID) (*SAMLConfig, error)
+	SAMLConfigByEntityID(ctx context.Context, t tenant.ID, entityID string) (*SAMLConfig, error)
+	PutSAMLConfig(ctx context.Context, c *SAMLConfig) error
+	DeleteSAMLConfig(ctx context.Context, t tenant.ID, app AppID) error
+	// Setting reads a tenant setting (the profile schema, for SAML
+	// attribute sources).
+	Setting(ctx context.Context, t tenant.ID, key string, dst any) (bool, error)
+
 	AccountsAt(ctx context.Context, t tenant.ID, q AccountQuery) (page.Of[Account], error)
 	PermissionsAt(ctx context.Context, t tenant.ID, u user.ID, at time.Time) ([]Interval, error)
 	AccessChanges(ctx context.Context, t tenant.ID, q ChangeQuery) (page.Of[Change], error)

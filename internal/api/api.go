@@ -16,6 +16,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/errkind"
 	"github.com/tessera-iam/tessera/internal/group"
 	"github.com/tessera-iam/tessera/internal/idempotency"
+	"github.com/tessera-iam/tessera/internal/keys"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/user"
@@ -31,6 +32,7 @@ type API struct {
 	Access      *access.Service
 	Audit       *audit.Service
 	Sessions    *session.Service
+	Keys        *keys.Service
 	Idempotency idempotency.Store
 	Log         *slog.Logger
 	Now         func() time.Time

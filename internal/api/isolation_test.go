@@ -28,6 +28,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/audit"
 	"github.com/tessera-iam/tessera/internal/group"
 	"github.com/tessera-iam/tessera/internal/id"
+	"github.com/tessera-iam/tessera/internal/keys"
 	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/testkit"
 	"github.com/tessera-iam/tessera/internal/user"
@@ -1184,6 +1185,30 @@ func isoRows() []isoRow {
 				return isoCall{path: v1 + "/applications/" + f.app[a] + "/assignments/" + f.freshAssignment(t, a, u), at: f.scope[a], other: f.scope[u]}
 			},
 			expect: isoBoth(http.StatusNoContent)},
+		// The SAML configuration of SAML applications: tenant-level
+		// configuration like the application itself.
+		{pattern: "GET /api/v1/applications/{id}/saml", need: isoRead, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				return isoCall{path: v1 + "/applications/" + f.freshSAMLApp(t, target, true) + "/saml", at: f.scope[target]}
+			},
+			expect: isoReach(http.StatusOK),
+			check: func(t *testing.T, _ *isoFixture, _ isoPrincipal, _ string, c isoCall, res testkit.Response) {
+				if !strings.Contains(c.path, res.JSON(t)["application_id"].(string)) {
+					t.Errorf("%s answered another application's configuration: %s", c.path, res.Body)
+				}
+			}},
+		{pattern: "PUT /api/v1/applications/{id}/saml", need: isoAdmin, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				app := f.freshSAMLApp(t, target, false)
+				return isoCall{path: v1 + "/applications/" + app + "/saml", at: f.scope[target], body: map[string]any{
+					"entity_id": "https://sp.example/put/" + app, "acs": []any{map[string]any{"url": "https://sp.example/acs"}}}}
+			},
+			expect: isoWide(isoReach(http.StatusOK))},
+		{pattern: "DELETE /api/v1/applications/{id}/saml", need: isoAdmin, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				return isoCall{path: v1 + "/applications/" + f.freshSAMLApp(t, target, true) + "/saml", at: f.scope[target]}
+			},
+			expect: isoWide(isoReach(http.StatusNoContent))},
 
 		{pattern: "GET /api/v1/business-roles", need: isoRead, request: get(v1 + "/business-roles?limit=500"),
 			expect: isoConst(http.StatusOK),
@@ -1376,6 +1401,37 @@ func isoRows() []isoRow {
 			expect: isoWide(isoConst(http.StatusOK)),
 			check: func(t *testing.T, f *isoFixture, p isoPrincipal, _ string, _ isoCall, res testkit.Response) {
 				isoAuditCheck(t, f, p, isoRekeyItems(t, res))
+			}},
+
+		// Signing keys are public: every role and scope reads its own
+		// tenant's, and only those; tenant-wide admins rotate them.
+		{pattern: "GET /api/v1/signing-keys", need: isoRead, request: get(v1 + "/signing-keys?purpose=saml&algorithm=ES256"),
+			expect: isoConst(http.StatusOK),
+			check: func(t *testing.T, f *isoFixture, p isoPrincipal, _ string, _ isoCall, res testkit.Response) {
+				want, err := f.env.Server.Keys.Published(f.ctx, f.tenantID[p.tenant], keys.PurposeSAML, keys.ES256)
+				isoCheck(t, err)
+				items := isoRekeyItems(t, res)
+				if len(items) != len(want) {
+					t.Fatalf("%d signing keys listed, the tenant publishes %d", len(items), len(want))
+				}
+				for i, it := range items {
+					if it["id"] != string(want[i].ID) {
+						t.Errorf("LEAK or loss: signing key %d is %v, want %s of tenant %s", i, it["id"], want[i].ID, p.tenant)
+					}
+				}
+			}},
+		{pattern: "POST /api/v1/signing-keys/rotate", need: isoAdmin,
+			request: func(*testing.T, *isoFixture, isoPrincipal, string) isoCall {
+				return isoCall{path: v1 + "/signing-keys/rotate", body: map[string]any{"purpose": "saml", "algorithm": "ES256"}}
+			},
+			expect: isoWide(isoConst(http.StatusOK)),
+			check: func(t *testing.T, f *isoFixture, p isoPrincipal, _ string, _ isoCall, res testkit.Response) {
+				now, err := f.env.Server.Keys.Published(f.ctx, f.tenantID[p.tenant], keys.PurposeSAML, keys.ES256)
+				isoCheck(t, err)
+				m := res.JSON(t)
+				if id, _ := oasObj(m["active"])["id"].(string); id != string(now[0].ID) {
+					t.Errorf("rotation activated %s, tenant %s's active key is %s", id, p.tenant, now[0].ID)
+				}
 			}},
 
 		// API tokens.

@@ -37,6 +37,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/apitoken"
 	"github.com/tessera-iam/tessera/internal/config"
 	"github.com/tessera-iam/tessera/internal/group"
+	"github.com/tessera-iam/tessera/internal/keys"
 	"github.com/tessera-iam/tessera/internal/page"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/tenant"
@@ -1159,6 +1160,13 @@ func TestOpenAPIMatchesDomainValues(t *testing.T) {
 		same(s+".mfa", strs(prop(s, "mfa")["enum"]), "", session.MFAOptional, session.MFARequired)
 	}
 	same("Factor.kind", strs(prop("Factor", "kind")["enum"]), session.KindTOTP, session.KindWebAuthn)
+	for _, s := range []string{"SigningKey", "SigningKeyRotate"} {
+		same(s+".purpose", strs(prop(s, "purpose")["enum"]), keys.Purposes...)
+		same(s+".algorithm", strs(prop(s, "algorithm")["enum"]), keys.Algorithms...)
+	}
+	same("SigningKey.state", strs(prop("SigningKey", "state")["enum"]), keys.States...)
+	same("listSigningKeys purpose", strs(query("listSigningKeys", "purpose")["enum"]), keys.Purposes...)
+	same("listSigningKeys algorithm", strs(query("listSigningKeys", "algorithm")["enum"]), keys.Algorithms...)
 	var signInDefaults map[string]any
 	b, _ := json.Marshal(session.DefaultPolicy())
 	_ = json.Unmarshal(b, &signInDefaults)
@@ -1672,6 +1680,23 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	x.do(200, "listSignIns", get, "/api/v1/reports/sign-ins?application_id=app_none&limit=5&order=desc", ro, nil)
 	x.do(400, "listSignIns", get, "/api/v1/reports/sign-ins", ro, nil)
 
+	// Signing keys: created by the first read, rotated by tenant-wide admins only.
+	sgkPath := "/api/v1/signing-keys?purpose=saml&algorithm=RS256"
+	x.do(200, "listSigningKeys", get, sgkPath, ro, nil)
+	x.do(200, "listSigningKeys", get, "/api/v1/signing-keys?purpose=oidc&algorithm=ES256", scoped, nil)
+	x.do(400, "listSigningKeys", get, "/api/v1/signing-keys?purpose=ldap&algorithm=HS256", ro, nil)
+	x.do(400, "listSigningKeys", get, "/api/v1/signing-keys?purpose=saml", ro, nil)
+	x.do(400, "listSigningKeys", get, sgkPath+"&state=active", ro, nil)
+	sgkSAML := map[string]any{"purpose": "saml", "algorithm": "RS256"}
+	x.do(200, "rotateSigningKeys", post, "/api/v1/signing-keys/rotate", admin, sgkSAML)
+	if items := x.do(200, "listSigningKeys", get, sgkPath, ro, nil).JSON(t)["items"].([]any); len(items) != 3 {
+		t.Errorf("after a rotation %d keys are published, want active, next and retired", len(items))
+	}
+	x.do(400, "rotateSigningKeys", post, "/api/v1/signing-keys/rotate", admin, map[string]any{"purpose": "saml", "algorithm": "RS512"})
+	x.do(400, "rotateSigningKeys", post, "/api/v1/signing-keys/rotate", admin, map[string]any{"purpose": "saml", "algorithm": "RS256", "force": true})
+	x.do(403, "rotateSigningKeys", post, "/api/v1/signing-keys/rotate", ro, sgkSAML)
+	x.do(403, "rotateSigningKeys", post, "/api/v1/signing-keys/rotate", scoped, sgkSAML)
+
 	// Applications, seats, assignments, business roles and the access reports.
 	crm := map[string]any{"name": "CRM", "kind": "oidc", "status": "active", "logo_url": "https://crm.example/logo.png",
 		"roles": []any{map[string]any{"name": "approver", "description": "Approves refunds"}, map[string]any{"name": "viewer"},
@@ -1700,6 +1725,39 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	x.do(400, "replaceApplicationSignInPolicy", put, appPolicy, admin, map[string]any{"mfa": "sometimes"})
 	x.do(403, "replaceApplicationSignInPolicy", put, appPolicy, scoped, map[string]any{"mfa": ""})
 	x.do(404, "replaceApplicationSignInPolicy", put, "/api/v1/applications/app_missing/sign-in-policy", admin, map[string]any{"mfa": ""})
+
+	// The SAML side of SAML applications: set, replaced under If-Match, refused, removed.
+	expenses := x.id(x.do(201, "createApplication", post, "/api/v1/applications", admin, map[string]any{"name": "Expenses", "kind": "saml"}))
+	expensesEU := x.id(x.do(201, "createApplication", post, "/api/v1/applications", admin, map[string]any{"name": "Expenses EU", "kind": "saml"}))
+	samlPath := "/api/v1/applications/" + expenses + "/saml"
+	samlCfg := map[string]any{"entity_id": "https://expenses.example/saml",
+		"acs": []any{map[string]any{"index": 0, "url": "https://expenses.example/saml/acs", "default": true},
+			map[string]any{"index": 3, "url": "https://eu.expenses.example/saml/acs", "binding": access.BindingHTTPPost}},
+		"slo":            map[string]any{"url": "https://expenses.example/saml/slo", "binding": access.BindingHTTPRedirect},
+		"name_id_format": access.NameIDFormatEmail, "name_id_source": "email",
+		"attributes": []any{map[string]any{"name": "urn:oid:0.9.2342.19200300.100.1.3", "friendly_name": "mail", "source": "email"},
+			map[string]any{"name": "roles", "source": "app_roles"}},
+		"sign_response": true, "sign_assertion": true, "signature_algorithm": "rsa-sha256", "clock_skew_seconds": 30,
+		"assertion_lifetime_seconds": 600, "relay_state_default": "/home"}
+	x.do(404, "showApplicationSAML", get, samlPath, ro, nil)
+	x.do(401, "showApplicationSAML", get, samlPath, "", nil)
+	samlTag := x.do(200, "replaceApplicationSAML", put, samlPath, admin, samlCfg).Header.Get("ETag")
+	x.do(200, "showApplicationSAML", get, samlPath, scoped, nil)
+	x.do(200, "replaceApplicationSAML", put, samlPath, admin, map[string]any{"entity_id": "https://expenses.example/saml",
+		"acs": []any{map[string]any{"url": "https://expenses.example/saml/acs"}}, "slo": nil, "sign_response": false}, "If-Match", samlTag)
+	x.do(412, "replaceApplicationSAML", put, samlPath, admin, samlCfg, "If-Match", samlTag)
+	x.do(400, "replaceApplicationSAML", put, samlPath, admin, map[string]any{"entity_id": "https://expenses.example/saml",
+		"acs": []any{map[string]any{"url": "javascript:alert(1)"}}})
+	x.do(400, "replaceApplicationSAML", put, "/api/v1/applications/"+app+"/saml", admin, samlCfg) // an oidc application
+	x.do(409, "replaceApplicationSAML", put, "/api/v1/applications/"+expensesEU+"/saml", admin, samlCfg)
+	x.do(403, "replaceApplicationSAML", put, samlPath, scoped, samlCfg)
+	x.do(403, "replaceApplicationSAML", put, samlPath, ro, samlCfg)
+	x.do(404, "replaceApplicationSAML", put, "/api/v1/applications/app_missing/saml", admin, samlCfg)
+	x.do(415, "replaceApplicationSAML", put, samlPath, admin, `entity_id=x`, ct("application/x-www-form-urlencoded")...)
+	x.do(403, "deleteApplicationSAML", del, samlPath, scoped, nil)
+	x.do(204, "deleteApplicationSAML", del, samlPath, admin, nil)
+	x.do(404, "deleteApplicationSAML", del, samlPath, admin, nil)
+	x.do(404, "showApplicationSAML", get, samlPath, ro, nil)
 	tag = x.do(200, "showApplication", get, "/api/v1/applications/"+app, scoped, nil).Header.Get("ETag")
 	x.do(404, "showApplication", get, "/api/v1/applications/app_missing", ro, nil)
 	x.do(200, "showApplicationSeats", get, "/api/v1/applications/"+app+"/seats", ro, nil)

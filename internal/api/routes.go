@@ -81,6 +81,9 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("DELETE /api/v1/applications/{id}/assignments/{assignment_id}", h(manageUser, a.deleteAssignment))
 	mux.Handle("GET /api/v1/applications/{id}/sign-in-policy", h(read, a.showApplicationSignInPolicy))
 	mux.Handle("PUT /api/v1/applications/{id}/sign-in-policy", h(administer, a.replaceApplicationSignInPolicy))
+	mux.Handle("GET /api/v1/applications/{id}/saml", h(read, a.showApplicationSAML))
+	mux.Handle("PUT /api/v1/applications/{id}/saml", h(administer, a.replaceApplicationSAML))
+	mux.Handle("DELETE /api/v1/applications/{id}/saml", h(administer, a.deleteApplicationSAML))
 
 	mux.Handle("GET /api/v1/business-roles", h(read, a.listBusinessRoles))
 	mux.Handle("POST /api/v1/business-roles", h(administer, a.idempotent(a.createBusinessRole)))
@@ -102,6 +105,9 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("POST /api/v1/audit/verify", h(administer, a.verifyAuditLog))
 	mux.Handle("GET /api/v1/audit/settings", h(read, a.showAuditSettings))
 	mux.Handle("PUT /api/v1/audit/settings", h(administer, a.replaceAuditSettings))
+
+	mux.Handle("GET /api/v1/signing-keys", h(read, a.listSigningKeys))
+	mux.Handle("POST /api/v1/signing-keys/rotate", h(administer, a.rotateSigningKeys))
 
 	mux.Handle("GET /api/v1/tokens", h(administer, a.listTokens))
 	mux.Handle("POST /api/v1/tokens", h(administer, a.createToken))

@@ -469,16 +469,17 @@ func (s *Service) Delete(ctx context.Context, sc tenant.Scope, uid ID) error {
 	})
 }
 
-// Settings keys owned by this domain.
+// Settings keys owned by this domain. SettingProfileSchema is exported for
+// domains that read the schema inside their own transactions.
 const (
-	settingProfileSchema  = "profile_schema"
+	SettingProfileSchema  = "profile_schema"
 	settingPasswordPolicy = "password_policy"
 )
 
 // ProfileSchema returns the tenant's profile schema (empty when unset).
 func (s *Service) ProfileSchema(ctx context.Context, t tenant.ID) (Schema, error) {
 	var sch Schema
-	_, err := s.Store.Setting(ctx, t, settingProfileSchema, &sch)
+	_, err := s.Store.Setting(ctx, t, SettingProfileSchema, &sch)
 	return sch, err
 }
 
@@ -491,7 +492,7 @@ func (s *Service) SetProfileSchema(ctx context.Context, sc tenant.Scope, sch Sch
 	if err := sch.Validate(); err != nil {
 		return err
 	}
-	return s.putSetting(ctx, sc.Tenant, settingProfileSchema, sch, "tenant.profile_schema_updated")
+	return s.putSetting(ctx, sc.Tenant, SettingProfileSchema, sch, "tenant.profile_schema_updated")
 }
 
 func (s *Service) putSetting(ctx context.Context, t tenant.ID, key string, v any, action string) error {

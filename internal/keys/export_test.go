@@ -1,0 +1,4 @@
+package keys
+
+// SealContext exposes the seal context of a signing key to the external tests.
+var SealContext = sealContext
