@@ -3,10 +3,12 @@ package login
 import (
 	"net/http"
 	"time"
+
+	"github.com/tessera-iam/tessera/internal/session"
 )
 
 const (
-	sessionCookie = "tessera_session"
+	sessionCookie = session.CookieName
 	pendingCookie = "tessera_mfa" // the second-factor step of a sign-in under way
 )
 

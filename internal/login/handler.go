@@ -130,6 +130,9 @@ type req struct {
 	nonce  string
 	ses    *session.Session // when signed in
 	user   *user.User       // when signed in
+	// org brands the page before anyone is signed in: the organization
+	// whose verified domain the typed email belongs to.
+	org tenant.OrgID
 }
 
 // base is the path prefix of the tenant's pages.

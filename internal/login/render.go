@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/tessera-iam/tessera/internal/session"
-	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/user"
 )
 
@@ -82,7 +81,7 @@ func (h *Handler) render(q *req, status int, name string, d pageData) {
 	d.CSRF = h.csrfToken(q.w, q.r, q.slug)
 	d.TenantName = q.tenant.Name
 	d.User = q.user
-	var org tenant.OrgID
+	org := q.org
 	if q.user != nil {
 		org = q.user.Org
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/pquerna/otp"
 
 	"github.com/tessera-iam/tessera/internal/session"
+	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/user"
 )
 
@@ -34,6 +35,12 @@ func (h *Handler) identify(q *req) error {
 		h.render(q, http.StatusBadRequest, "identifier", pageData{Title: "Sign in", Return: ret,
 			Error: "Enter your username or email."})
 		return nil
+	}
+	// A partner's people see their company's branding from here on. It
+	// depends on the email's domain alone, never on whether the account
+	// exists.
+	if o, err := h.Tenants.OrganizationForEmail(q.ctx(), q.tenant.ID, login); err == nil && o.Status == tenant.OrgActive {
+		q.org = o.ID
 	}
 	h.render(q, http.StatusOK, "password", pageData{Title: "Sign in", Return: ret, Login: login})
 	return nil

@@ -390,3 +390,24 @@ func (s *Service) VerifyDomain(ctx context.Context, sc Scope, org OrgID, domain 
 
 // NameKey is the form in which organization names must be unique.
 func (o *Organization) NameKey() string { return strings.ToLower(o.Name) }
+
+// OrganizationForEmail is home-realm discovery's first step: the
+// organization that has verified the domain of email, or ErrOrgNotFound.
+// An unverified claim on a domain never routes anyone.
+func (s *Service) OrganizationForEmail(ctx context.Context, t ID, email string) (*Organization, error) {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 || at == len(email)-1 {
+		return nil, ErrOrgNotFound
+	}
+	domain := strings.ToLower(strings.TrimSuffix(email[at+1:], "."))
+	o, err := s.Store.OrganizationByDomain(ctx, t, domain)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range o.Domains {
+		if d.Name == domain && d.Verified {
+			return o, nil
+		}
+	}
+	return nil, ErrOrgNotFound
+}
