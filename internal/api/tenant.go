@@ -30,11 +30,19 @@ func tenantView(t *tenant.Tenant) tenantJSON {
 	return v
 }
 
+// tenantWide admits a change to the tenant itself: tenant-wide tokens only.
+func tenantWide(r *http.Request) error {
+	if !scope(r).TenantWide() {
+		return fmt.Errorf("organization-scoped tokens cannot change the tenant: %w", errkind.Denied)
+	}
+	return nil
+}
+
 // setTenantDomain gives the tenant its own host name for the sign-in pages
 // and portal, or removes it (null).
 func (a *API) setTenantDomain(w http.ResponseWriter, r *http.Request) error {
-	if !scope(r).TenantWide() {
-		return fmt.Errorf("organization-scoped tokens cannot change the tenant: %w", errkind.Denied)
+	if err := tenantWide(r); err != nil {
+		return err
 	}
 	version, err := ifMatch(r)
 	if err != nil {
@@ -66,8 +74,8 @@ func (a *API) showTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
-	if !scope(r).TenantWide() {
-		return fmt.Errorf("organization-scoped tokens cannot change the tenant: %w", errkind.Denied)
+	if err := tenantWide(r); err != nil {
+		return err
 	}
 	version, err := ifMatch(r)
 	if err != nil {

@@ -162,11 +162,17 @@ type confirmView struct {
 	Text, Action, Button, Token string
 }
 
-func (h *Handler) unlockPage(q *req) error {
-	return h.linkPage(q, session.PurposeUnlock, func(token, username string) {
-		h.render(q, http.StatusOK, "confirm", pageData{Title: "Unlock your account", Data: confirmView{
-			Text: "Unlock the account " + username + "?", Action: q.base() + "/login/unlock", Button: "Unlock", Token: token}})
+// confirmPage shows a mailed link's page: a question and the button whose
+// POST to action does the change.
+func (h *Handler) confirmPage(q *req, purpose, title, question, action, button string) error {
+	return h.linkPage(q, purpose, func(token, username string) {
+		h.render(q, http.StatusOK, "confirm", pageData{Title: title, Data: confirmView{
+			Text: question + " " + username + "?", Action: q.base() + action, Button: button, Token: token}})
 	})
+}
+
+func (h *Handler) unlockPage(q *req) error {
+	return h.confirmPage(q, session.PurposeUnlock, "Unlock your account", "Unlock the account", "/login/unlock", "Unlock")
 }
 
 func (h *Handler) unlock(q *req) error {
@@ -175,10 +181,7 @@ func (h *Handler) unlock(q *req) error {
 }
 
 func (h *Handler) verifyEmailPage(q *req) error {
-	return h.linkPage(q, session.PurposeVerifyEmail, func(token, username string) {
-		h.render(q, http.StatusOK, "confirm", pageData{Title: "Verify your email", Data: confirmView{
-			Text: "Confirm the email address of " + username + "?", Action: q.base() + "/login/verify-email", Button: "Verify", Token: token}})
-	})
+	return h.confirmPage(q, session.PurposeVerifyEmail, "Verify your email", "Confirm the email address of", "/login/verify-email", "Verify")
 }
 
 func (h *Handler) verifyEmail(q *req) error {

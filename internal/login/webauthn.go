@@ -291,16 +291,21 @@ func (h *Handler) createCredential(q *req, wu waUser, sd *webauthn.SessionData, 
 	return cred, nil
 }
 
+// signedInWAUser is the signed-in user with their passkeys.
+func (h *Handler) signedInWAUser(q *req) (waUser, error) {
+	fs, err := h.Sessions.Factors(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, q.user.ID)
+	if err != nil {
+		return waUser{}, err
+	}
+	return newWAUser(q.user, fs)
+}
+
 func (h *Handler) addWebAuthnBegin(q *req) error {
 	rp, err := h.relyingParty(q)
 	if err != nil {
 		return jsonFail(q, err)
 	}
-	fs, err := h.Sessions.Factors(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, q.user.ID)
-	if err != nil {
-		return err
-	}
-	wu, err := newWAUser(q.user, fs)
+	wu, err := h.signedInWAUser(q)
 	if err != nil {
 		return err
 	}
@@ -318,11 +323,7 @@ func (h *Handler) addWebAuthnFinish(q *req) error {
 	if err != nil {
 		return jsonFail(q, err)
 	}
-	fs, err := h.Sessions.Factors(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, q.user.ID)
-	if err != nil {
-		return err
-	}
-	wu, err := newWAUser(q.user, fs)
+	wu, err := h.signedInWAUser(q)
 	if err != nil {
 		return err
 	}
