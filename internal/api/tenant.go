@@ -30,8 +30,8 @@ func tenantView(t *tenant.Tenant) tenantJSON {
 	return v
 }
 
-// tenantWide admits a change to the tenant itself: tenant-wide tokens only.
-func tenantWide(r *http.Request) error {
+// tenantChange admits a change to the tenant itself: tenant-wide tokens only.
+func tenantChange(r *http.Request) error {
 	if !scope(r).TenantWide() {
 		return fmt.Errorf("organization-scoped tokens cannot change the tenant: %w", errkind.Denied)
 	}
@@ -41,7 +41,7 @@ func tenantWide(r *http.Request) error {
 // setTenantDomain gives the tenant its own host name for the sign-in pages
 // and portal, or removes it (null).
 func (a *API) setTenantDomain(w http.ResponseWriter, r *http.Request) error {
-	if err := tenantWide(r); err != nil {
+	if err := tenantChange(r); err != nil {
 		return err
 	}
 	version, err := ifMatch(r)
@@ -74,7 +74,7 @@ func (a *API) showTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
-	if err := tenantWide(r); err != nil {
+	if err := tenantChange(r); err != nil {
 		return err
 	}
 	version, err := ifMatch(r)
