@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +45,7 @@ var (
 // every recorded instant and at random instants between them.
 func TestRandomAccessMatchesReplay(t *testing.T) {
 	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
-		clk := &clock{}
+		clk := testkit.NewClock(time.Time{})
 		srv := newServer(t, db, clk.Now)
 		for i, seed := range randomSeeds(t, db.Dialect()) {
 			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
@@ -91,31 +90,6 @@ func opsPerRun() int {
 		return 150
 	}
 	return 400
-}
-
-// clock is the server's time: it moves only when the test says so.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
 }
 
 // newServer builds the full server (services and hooks as production wires
@@ -446,7 +420,7 @@ type randomRun struct {
 	t      *testing.T
 	ctx    context.Context
 	srv    *server.Server
-	clk    *clock
+	clk    *testkit.Clock
 	r      *rand.Rand
 	seed   uint64
 	sc     tenant.Scope
@@ -543,7 +517,7 @@ func (rr *randomRun) record() {
 
 var appRolePool = []string{"viewer", "editor", "admin", "approver", "clerk"}
 
-func runRandom(t *testing.T, srv *server.Server, clk *clock, seed uint64) {
+func runRandom(t *testing.T, srv *server.Server, clk *testkit.Clock, seed uint64) {
 	start := time.Now()
 	rr := &randomRun{t: t, ctx: context.Background(), srv: srv, clk: clk, seed: seed,
 		r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), m: newModel(),

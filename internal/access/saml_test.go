@@ -78,13 +78,13 @@ type samlEnv struct {
 	ta   tenant.Scope
 	tb   tenant.Scope
 	seq  int
-	clk  *clock
+	clk  *testkit.Clock
 	apps map[string]access.AppID
 }
 
 func newSAMLEnv(t *testing.T, db *store.DB) *samlEnv {
 	t.Helper()
-	clk := &clock{}
+	clk := testkit.NewClock(time.Time{})
 	clk.Set(time.Now())
 	e := &samlEnv{srv: newServer(t, db, clk.Now), db: db, clk: clk, apps: map[string]access.AppID{},
 		ctx: audit.WithActor(context.Background(), audit.Actor{Type: "system", ID: "saml-test"})}

@@ -24,27 +24,9 @@ import (
 	"github.com/tessera-iam/tessera/internal/testkit"
 )
 
-// sgkClock is a settable clock.
-type sgkClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *sgkClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *sgkClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type sgkEnv struct {
 	db     *store.DB
-	clock  *sgkClock
+	clock  *testkit.Clock
 	master *keys.MasterKey
 	keys   *keys.Service
 }
@@ -55,7 +37,7 @@ func newSgkEnv(t *testing.T, db *store.DB) *sgkEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &sgkClock{t: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
 	return &sgkEnv{db: db, clock: c, master: m, keys: &keys.Service{Store: db, Now: c.Now, Master: m}}
 }
 

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,7 +51,7 @@ type site struct {
 	url    string
 	srv    *server.Server
 	tenant tenant.ID
-	clk    *clock // nil: the real clock
+	clk    *testkit.Clock // nil: the real clock
 	ips    atomic.Int32
 }
 
@@ -63,32 +62,13 @@ func newSite(t *testing.T, db *store.DB) *site {
 	return finishSite(t, env.URL, env.Server, nil)
 }
 
-// clock is a settable clock for the server, so that tests of delays and
-// expiry never sleep.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // newClockedSite starts a server whose every service (and the per-address
 // limiter) runs on a clock the test advances. Options adjust the
 // configuration.
 func newClockedSite(t *testing.T, db *store.DB, options ...func(*config.Config)) *site {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := testkit.NewClock(time.Now().Truncate(time.Second))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +98,7 @@ func newClockedSite(t *testing.T, db *store.DB, options ...func(*config.Config))
 	return finishSite(t, cfg.PublicURL, srv, clk)
 }
 
-func finishSite(t *testing.T, u string, srv *server.Server, clk *clock) *site {
+func finishSite(t *testing.T, u string, srv *server.Server, clk *testkit.Clock) *site {
 	t.Helper()
 	ten, err := srv.Tenants.TenantBySlug(context.Background(), slug)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,36 +38,11 @@ const (
 	wrongPassword = "not-the-password-at-all"
 )
 
-// clock is the server's time: it moves only when the test says so.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d).UTC().Truncate(time.Microsecond)
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // fixture is a full server (services and hooks wired as in production) on
 // a database, with a controlled clock and a tenant of its own.
 type fixture struct {
 	ctx    context.Context
-	clk    *clock
+	clk    *testkit.Clock
 	srv    *server.Server
 	db     *store.DB
 	raw    *sql.DB // the same database behind the store's back; nil outside scenarios
@@ -83,7 +57,7 @@ type fixture struct {
 func newFixture(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: t0}
+	clk := testkit.NewClock(t0)
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	testkit.FastArgon2(&cfg)
