@@ -123,9 +123,43 @@ func (b *browser) shot(step string) {
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", step, err)
 	}
+	if strings.HasPrefix(b.location(), b.base) { // Tessera's pages, not the applications'
+		b.audit(step)
+	}
 	name := fmt.Sprintf("%s-%02d-%s.png", b.name, b.n, step)
 	if err := os.WriteFile(filepath.Join(b.dir, name), buf, 0o644); err != nil {
 		b.t.Fatal(err)
+	}
+}
+
+// a11yAudit lists what a page lacks for assistive technology: a language, a
+// viewport for small screens, one h1, a label for every field, a text for
+// every button and an alt for every image.
+const a11yAudit = `(() => {
+  const p = [];
+  if (!document.documentElement.lang) p.push("html has no lang");
+  if (!document.querySelector('meta[name=viewport]')) p.push("no viewport meta");
+  if (document.querySelectorAll("h1").length !== 1) p.push("not exactly one h1");
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    const labelled = el.getAttribute("aria-label") || el.closest("label") ||
+      (el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]'));
+    if (!labelled) p.push("field without a label: " + (el.name || el.id));
+  }
+  for (const el of document.querySelectorAll("button")) {
+    if (!(el.textContent.trim() || el.getAttribute("aria-label"))) p.push("button without text");
+  }
+  for (const el of document.querySelectorAll("img")) {
+    if (!el.hasAttribute("alt")) p.push("image without alt: " + el.src.slice(0, 60));
+  }
+  return p;
+})()`
+
+// audit fails the test for every accessibility problem a11yAudit finds on
+// the page the browser shows.
+func (b *browser) audit(step string) {
+	b.t.Helper()
+	for _, p := range eval[[]string](b, a11yAudit) {
+		b.t.Errorf("%s, page %q: %s", b.name, step, p)
 	}
 }
 
