@@ -300,9 +300,14 @@ func cacheStatic(next http.Handler) http.Handler {
 
 // Protect wraps the pages with the browser's cross-origin check (Go's
 // http.CrossOriginProtection): a POST that Sec-Fetch-Site or Origin marks
-// as coming from another site is refused before any handler runs.
+// as coming from another site is refused before any handler runs. The only
+// exceptions are endpoints that receive cross-site POSTs by design: the
+// SAML IdP's single sign-on endpoint, where an application's page posts its
+// AuthnRequest (SAML bindings §3.5).
 func Protect(next http.Handler) http.Handler {
-	return http.NewCrossOriginProtection().Handler(next)
+	p := http.NewCrossOriginProtection()
+	p.AddInsecureBypassPattern("POST /t/{tenant}/saml/sso")
+	return p.Handler(next)
 }
 
 // audited is the context of a request for domain calls.

@@ -55,7 +55,9 @@ func (h *Handler) portal(q *req) error {
 		switch {
 		case a.Kind == access.KindBookmark && a.LaunchURL != "":
 			t.URL = q.base() + "/apps/" + string(a.ID) + "/launch"
-		case a.Kind == access.KindSAML || a.Kind == access.KindOIDC:
+		case a.Kind == access.KindSAML:
+			t.URL = q.base() + "/saml/launch/" + string(a.ID) // IdP-initiated sign-in
+		case a.Kind == access.KindOIDC:
 			t.Note = "Open it from the application itself"
 		}
 		tiles = append(tiles, t)

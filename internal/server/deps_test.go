@@ -22,7 +22,7 @@ var domainOrder = []string{"audit", "tenant", "keys", "apitoken", "user", "group
 var leaves = []string{"errkind", "id", "page", "idempotency"}
 
 // adapters sit on top of the domains and never import store or each other.
-var adapters = []string{"api", "login"}
+var adapters = []string{"api", "login", "samlidp"}
 
 type pkg struct {
 	ImportPath string

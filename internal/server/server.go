@@ -27,6 +27,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/keys"
 	"github.com/tessera-iam/tessera/internal/login"
 	"github.com/tessera-iam/tessera/internal/mail"
+	"github.com/tessera-iam/tessera/internal/samlidp"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/store"
 	"github.com/tessera-iam/tessera/internal/tenant"
@@ -266,8 +267,14 @@ func (s *Server) routes(mk *keys.MasterKey) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	idp, err := samlidp.New(samlidp.Handler{Tenants: s.Tenants, Users: s.Users, Groups: s.Groups, Access: s.Access,
+		Sessions: s.Sessions, Keys: s.Keys, Log: s.log, Now: s.now, PublicURL: s.cfg.BaseURL(), Pairwise: mk.Digester("saml-pairwise")})
+	if err != nil {
+		return nil, err
+	}
 	pageMux := http.NewServeMux()
 	pages.Routes(pageMux)
+	idp.Routes(pageMux)
 	mux.Handle("/t/", login.Protect(pageMux))
 	mux.Handle("GET /static/", pageMux)
 	if s.Mailbox != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -26,19 +27,28 @@ func (s *Service) Launch(ctx context.Context, ses *Session, app access.AppID) (s
 	if err != nil {
 		return "", err
 	}
-	e := audit.New(ctx, string(ses.Tenant), s.Now(), audit.ActionSSO, audit.TargetApplication, string(app),
-		map[string]any{"session_id": ses.ID, "protocol": "bookmark"})
-	if reason != "" {
-		e.Outcome = audit.Failure
-		e.Details["reason"] = reason
-	}
-	if err := s.Store.AppendEvent(ctx, e); err != nil {
+	if err := s.RecordSSO(ctx, ses, app, "bookmark", reason, nil); err != nil {
 		return "", err
 	}
 	if reason != "" {
 		return "", ErrNoAccess
 	}
 	return url, nil
+}
+
+// RecordSSO records that the user of ses was sent to app over protocol
+// ("bookmark", "saml"), or refused for reason when that is set: the app.sso
+// event behind "who signed in to X". details add protocol facts (never a
+// secret).
+func (s *Service) RecordSSO(ctx context.Context, ses *Session, app access.AppID, protocol, reason string, details map[string]any) error {
+	d := map[string]any{"session_id": ses.ID, "protocol": protocol}
+	maps.Copy(d, details)
+	e := audit.New(ctx, string(ses.Tenant), s.Now(), audit.ActionSSO, audit.TargetApplication, string(app), d)
+	if reason != "" {
+		e.Outcome = audit.Failure
+		d["reason"] = reason
+	}
+	return s.Store.AppendEvent(ctx, e)
 }
 
 func (s *Service) launchTarget(ctx context.Context, sc tenant.Scope, ses *Session, app access.AppID) (string, string, error) {

@@ -24,6 +24,11 @@ import (
 // the browser holds.
 type ID string
 
+// CookieName is the cookie that carries a browser's session token on a
+// tenant's pages (path /t/{slug}/): the login adapter sets it, protocol
+// adapters read it.
+const CookieName = "tessera_session"
+
 // Session is one signed-in browser.
 type Session struct {
 	Tenant    tenant.ID
@@ -81,6 +86,7 @@ type Store interface {
 	tokenStore
 	throttleStore
 	factorStore
+	requestStore
 }
 
 // Service runs sign-in and keeps sessions.
@@ -431,8 +437,9 @@ func (s *Service) forgiveLockout(ctx context.Context, t tenant.ID, u *user.User)
 	return s.Store.ClearFailures(ctx, t, subject)
 }
 
-// PurgeExpired deletes sessions past their absolute end, tokens past their
-// expiry and failure counters gone quiet; run periodically.
+// PurgeExpired deletes sessions past their absolute end, tokens and
+// application requests past their expiry and failure counters gone quiet;
+// run periodically.
 func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	if err := s.FlushActivity(ctx); err != nil { // idle timeouts as recorded
 		return 0, err
@@ -446,6 +453,10 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	if err != nil {
 		return n + m, err
 	}
+	r, err := s.Store.DeleteExpiredSSORequests(ctx, now)
+	if err != nil {
+		return n + m + r, err
+	}
 	k, err := s.Store.DeleteStaleFailures(ctx, now.Add(-failureMemory))
-	return n + m + k, err
+	return n + m + r + k, err
 }

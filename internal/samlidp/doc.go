@@ -1,0 +1,29 @@
+// Package samlidp is Tessera's SAML 2.0 identity provider toward
+// applications of kind saml: each tenant's IdP metadata, single sign-on
+// started by the application (HTTP-Redirect and HTTP-POST bindings) or from
+// the portal (IdP-initiated), and the signed responses that carry users'
+// assertions to the applications' registered endpoints.
+//
+// Flow: an AuthnRequest is decoded within size caps, parsed without DTDs
+// and checked before anything is trusted: its issuer must be an active SAML
+// application of the tenant, its signature valid under the application's
+// certificate when the application signs its requests (SHA-1 only where
+// allowed), its issue instant recent, its Destination ours, its endpoint one
+// the application registered, and its id new (session.RecordRequest keeps
+// ids until they expire). A browser that is signed in (and, for
+// ForceAuthn, signed in after the request) gets the answer at once;
+// otherwise the request is held (session.HoldRequest) while the browser signs
+// in at the login pages, and /saml/resume picks it up. The answer is given
+// only while the user, their organization and their effective access to the
+// application allow it; every answer and refusal is an app.sso audit event.
+// Responses and assertions are built from crewjam/saml's types, signed with
+// the tenant's active SAML key through goxmldsig (exclusive C14N,
+// RSA-SHA256), the assertion encrypted (AES-256-GCM, RSA-OAEP) when the
+// application asks, and posted to the application by an auto-submitting
+// form.
+//
+// It must not import store or another adapter, redirect or post to an
+// endpoint the application did not register, answer a request twice, or
+// trust anything in a request before its signature (when required) is
+// verified. Single logout is not done yet.
+package samlidp
