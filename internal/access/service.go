@@ -23,6 +23,10 @@ import (
 type Service struct {
 	Store Store
 	Now   func() time.Time
+	// SecretDigest keys the digests of OIDC client secrets (HMAC-SHA256
+	// under a master-key-derived key, keys.Digester); without it no secret
+	// is issued or checked.
+	SecretDigest func(secret string) string
 }
 
 var errOrgScoped = fmt.Errorf("organization-scoped callers cannot manage applications and business roles: %w", errkind.Denied)

@@ -86,6 +86,16 @@ type Store interface {
 	SAMLConfigByEntityID(ctx context.Context, t tenant.ID, entityID string) (*SAMLConfig, error)
 	PutSAMLConfig(ctx context.Context, c *SAMLConfig) error
 	DeleteSAMLConfig(ctx context.Context, t tenant.ID, app AppID) error
+	// OIDCClient and OIDCClientByClientID return ErrOIDCNotConfigured when
+	// there is none (the latter within t only); CreateOIDCClient inserts
+	// (ErrOIDCClientExists when the application has one); UpdateOIDCClient
+	// rewrites settings, digests and bookkeeping, never the client id;
+	// DeleteOIDCClient returns ErrOIDCNotConfigured when there was none.
+	OIDCClient(ctx context.Context, t tenant.ID, app AppID) (*OIDCClient, error)
+	OIDCClientByClientID(ctx context.Context, t tenant.ID, clientID string) (*OIDCClient, error)
+	CreateOIDCClient(ctx context.Context, c *OIDCClient) error
+	UpdateOIDCClient(ctx context.Context, c *OIDCClient) error
+	DeleteOIDCClient(ctx context.Context, t tenant.ID, app AppID) error
 	// Setting reads a tenant setting (the profile schema, for SAML
 	// attribute sources).
 	Setting(ctx context.Context, t tenant.ID, key string, dst any) (bool, error)

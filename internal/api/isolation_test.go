@@ -1209,6 +1209,47 @@ func isoRows() []isoRow {
 				return isoCall{path: v1 + "/applications/" + f.freshSAMLApp(t, target, true) + "/saml", at: f.scope[target]}
 			},
 			expect: isoWide(isoReach(http.StatusNoContent))},
+		// The OIDC client of OIDC applications: tenant-level configuration
+		// like the application itself; no read shows a secret.
+		{pattern: "GET /api/v1/applications/{id}/oidc", need: isoRead, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				return isoCall{path: v1 + "/applications/" + f.freshOIDCApp(t, target, true) + "/oidc", at: f.scope[target]}
+			},
+			expect: isoReach(http.StatusOK),
+			check: func(t *testing.T, _ *isoFixture, _ isoPrincipal, _ string, c isoCall, res testkit.Response) {
+				m := res.JSON(t)
+				if !strings.Contains(c.path, m["application_id"].(string)) {
+					t.Errorf("%s answered another application's client: %s", c.path, res.Body)
+				}
+				if _, ok := m["client_secret"]; ok {
+					t.Errorf("%s shows a secret: %s", c.path, res.Body)
+				}
+			}},
+		{pattern: "POST /api/v1/applications/{id}/oidc", need: isoAdmin, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				app := f.freshOIDCApp(t, target, false)
+				return isoCall{path: v1 + "/applications/" + app + "/oidc", at: f.scope[target], body: map[string]any{
+					"redirect_uris": []any{"https://rp.example/post/" + app}}}
+			},
+			expect: isoWide(isoReach(http.StatusCreated))},
+		{pattern: "PUT /api/v1/applications/{id}/oidc", need: isoAdmin, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				app := f.freshOIDCApp(t, target, true)
+				return isoCall{path: v1 + "/applications/" + app + "/oidc", at: f.scope[target], body: map[string]any{
+					"redirect_uris": []any{"https://rp.example/put/" + app}}}
+			},
+			expect: isoWide(isoReach(http.StatusOK))},
+		{pattern: "DELETE /api/v1/applications/{id}/oidc", need: isoAdmin, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				return isoCall{path: v1 + "/applications/" + f.freshOIDCApp(t, target, true) + "/oidc", at: f.scope[target]}
+			},
+			expect: isoWide(isoReach(http.StatusNoContent))},
+		{pattern: "POST /api/v1/applications/{id}/oidc/secret", need: isoAdmin, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				return isoCall{path: v1 + "/applications/" + f.freshOIDCApp(t, target, true) + "/oidc/secret", at: f.scope[target],
+					body: map[string]any{"previous_secret_valid_seconds": 60}}
+			},
+			expect: isoWide(isoReach(http.StatusOK))},
 
 		{pattern: "GET /api/v1/business-roles", need: isoRead, request: get(v1 + "/business-roles?limit=500"),
 			expect: isoConst(http.StatusOK),

@@ -1758,6 +1758,49 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	x.do(204, "deleteApplicationSAML", del, samlPath, admin, nil)
 	x.do(404, "deleteApplicationSAML", del, samlPath, admin, nil)
 	x.do(404, "showApplicationSAML", get, samlPath, ro, nil)
+
+	// The OIDC client of OIDC applications: created with its secret shown
+	// once, replaced under If-Match, its secret rotated, removed.
+	oidcPath := "/api/v1/applications/" + app + "/oidc"
+	oidcCfg := map[string]any{"client_type": "confidential",
+		"redirect_uris":              []any{"https://crm.example/oidc/callback", "http://127.0.0.1:8400/callback"},
+		"post_logout_redirect_uris":  []any{"https://crm.example/"},
+		"grant_types":                []any{"authorization_code", "refresh_token", "client_credentials"},
+		"scopes":                     []any{"openid", "profile", "email", "offline_access", "crm:read"},
+		"token_endpoint_auth_method": "client_secret_basic", "require_pkce": true, "access_token_format": "opaque",
+		"access_token_lifetime_seconds": 600, "refresh_token_lifetime_seconds": 0, "id_token_lifetime_seconds": 300,
+		"require_consent": true, "backchannel_logout_uri": "https://crm.example/oidc/logout",
+		"backchannel_logout_session_required": true, "profile_claims": []any{"employee_number"}}
+	x.do(404, "showApplicationOIDC", get, oidcPath, ro, nil)
+	x.do(401, "showApplicationOIDC", get, oidcPath, "", nil)
+	x.do(400, "createApplicationOIDC", post, oidcPath, admin, map[string]any{"redirect_uris": []any{"javascript:alert(1)"}})
+	x.do(400, "createApplicationOIDC", post, "/api/v1/applications/"+expenses+"/oidc", admin, oidcCfg) // a saml application
+	x.do(403, "createApplicationOIDC", post, oidcPath, scoped, oidcCfg)
+	x.do(403, "createApplicationOIDC", post, oidcPath, ro, oidcCfg)
+	x.do(404, "createApplicationOIDC", post, "/api/v1/applications/app_missing/oidc", admin, oidcCfg)
+	x.do(415, "createApplicationOIDC", post, oidcPath, admin, `client_type=public`, ct("application/x-www-form-urlencoded")...)
+	oidcTag := x.do(201, "createApplicationOIDC", post, oidcPath, admin, oidcCfg).Header.Get("ETag")
+	x.do(409, "createApplicationOIDC", post, oidcPath, admin, oidcCfg)
+	x.do(200, "showApplicationOIDC", get, oidcPath, scoped, nil)
+	x.do(200, "replaceApplicationOIDC", put, oidcPath, admin, map[string]any{"redirect_uris": []any{"https://crm.example/oidc/callback"},
+		"token_endpoint_auth_method": "private_key_jwt", "jwks": oidcTestKeys()["good"], "jwks_uri": ""}, "If-Match", oidcTag)
+	x.do(412, "replaceApplicationOIDC", put, oidcPath, admin, oidcCfg, "If-Match", oidcTag)
+	x.do(400, "replaceApplicationOIDC", put, oidcPath, admin, map[string]any{"client_type": "public", "redirect_uris": []any{"https://crm.example/cb"}})
+	x.do(403, "replaceApplicationOIDC", put, oidcPath, scoped, oidcCfg)
+	x.do(404, "replaceApplicationOIDC", put, "/api/v1/applications/app_missing/oidc", admin, oidcCfg)
+	x.do(200, "replaceApplicationOIDC", put, oidcPath, admin, oidcCfg)
+	x.do(200, "rotateApplicationOIDCSecret", post, oidcPath+"/secret", admin, map[string]any{"previous_secret_valid_seconds": 3600})
+	x.do(200, "showApplicationOIDC", get, oidcPath, ro, nil) // the previous secret's end
+	x.do(400, "rotateApplicationOIDCSecret", post, oidcPath+"/secret", admin, map[string]any{"previous_secret_valid_seconds": 604801})
+	x.do(403, "rotateApplicationOIDCSecret", post, oidcPath+"/secret", scoped, map[string]any{})
+	x.do(404, "rotateApplicationOIDCSecret", post, "/api/v1/applications/app_missing/oidc/secret", admin, map[string]any{})
+	mobile := x.id(x.do(201, "createApplication", post, "/api/v1/applications", admin, map[string]any{"name": "CRM mobile", "kind": "oidc"}))
+	x.do(201, "createApplicationOIDC", post, "/api/v1/applications/"+mobile+"/oidc", admin, map[string]any{"client_type": "public",
+		"redirect_uris": []any{"com.example.crm:/callback"}}) // no secret
+	x.do(400, "rotateApplicationOIDCSecret", post, "/api/v1/applications/"+mobile+"/oidc/secret", admin, map[string]any{})
+	x.do(403, "deleteApplicationOIDC", del, "/api/v1/applications/"+mobile+"/oidc", scoped, nil)
+	x.do(204, "deleteApplicationOIDC", del, "/api/v1/applications/"+mobile+"/oidc", admin, nil)
+	x.do(404, "deleteApplicationOIDC", del, "/api/v1/applications/"+mobile+"/oidc", admin, nil)
 	tag = x.do(200, "showApplication", get, "/api/v1/applications/"+app, scoped, nil).Header.Get("ETag")
 	x.do(404, "showApplication", get, "/api/v1/applications/app_missing", ro, nil)
 	x.do(200, "showApplicationSeats", get, "/api/v1/applications/"+app+"/seats", ro, nil)

@@ -84,6 +84,11 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("GET /api/v1/applications/{id}/saml", h(read, a.showApplicationSAML))
 	mux.Handle("PUT /api/v1/applications/{id}/saml", h(administer, a.replaceApplicationSAML))
 	mux.Handle("DELETE /api/v1/applications/{id}/saml", h(administer, a.deleteApplicationSAML))
+	mux.Handle("GET /api/v1/applications/{id}/oidc", h(read, a.showApplicationOIDC))
+	mux.Handle("POST /api/v1/applications/{id}/oidc", h(administer, a.createApplicationOIDC))
+	mux.Handle("PUT /api/v1/applications/{id}/oidc", h(administer, a.replaceApplicationOIDC))
+	mux.Handle("DELETE /api/v1/applications/{id}/oidc", h(administer, a.deleteApplicationOIDC))
+	mux.Handle("POST /api/v1/applications/{id}/oidc/secret", h(administer, a.rotateApplicationOIDCSecret))
 
 	mux.Handle("GET /api/v1/business-roles", h(read, a.listBusinessRoles))
 	mux.Handle("POST /api/v1/business-roles", h(administer, a.idempotent(a.createBusinessRole)))

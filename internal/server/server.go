@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB,
 		Users:   &user.Service{Store: db, Now: now, Hasher: password.NewHasher(params, cfg.HashConcurrent), Breached: breached},
 		Groups:  &group.Service{Store: db, Now: now},
 		Tokens:  &apitoken.Service{Store: db, Now: now, Digest: mk.Digester("api-token")},
-		Access:  &access.Service{Store: db, Now: now},
+		Access:  &access.Service{Store: db, Now: now, SecretDigest: mk.Digester("oidc-client-secret").Digest},
 		Audit:   &audit.Service{Store: db, Now: now, ArchiveDir: filepath.Join(cfg.DataDir, "audit-archive")},
 	}
 	s.Sessions = &session.Service{Store: db, Now: now, Users: s.Users, Access: s.Access, Seal: mk, Digest: mk.Digester("sign-in")}
