@@ -37,6 +37,9 @@ type API struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	MaxBody     int64 // request body cap in bytes
+	// PublicURL is the external base URL (scheme://host[:port]) that the
+	// protocol endpoints shown in setup views are built on.
+	PublicURL string
 }
 
 type principalKey struct{}

@@ -1197,6 +1197,17 @@ func isoRows() []isoRow {
 					t.Errorf("%s answered another application's configuration: %s", c.path, res.Body)
 				}
 			}},
+		{pattern: "GET /api/v1/applications/{id}/saml/setup", need: isoRead, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				return isoCall{path: v1 + "/applications/" + f.freshSAMLApp(t, target, true) + "/saml/setup", at: f.scope[target]}
+			},
+			expect: isoReach(http.StatusOK),
+			check: func(t *testing.T, _ *isoFixture, _ isoPrincipal, _ string, c isoCall, res testkit.Response) {
+				v := res.JSON(t)
+				if !strings.Contains(c.path, v["application_id"].(string)) || !strings.HasSuffix(v["test_sign_in_url"].(string), "/saml/test/"+v["application_id"].(string)) {
+					t.Errorf("%s answered another application's setup: %s", c.path, res.Body)
+				}
+			}},
 		{pattern: "PUT /api/v1/applications/{id}/saml", need: isoAdmin, targets: isoCfgTargets,
 			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
 				app := f.freshSAMLApp(t, target, false)

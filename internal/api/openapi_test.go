@@ -1743,6 +1743,10 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	x.do(401, "showApplicationSAML", get, samlPath, "", nil)
 	samlTag := x.do(200, "replaceApplicationSAML", put, samlPath, admin, samlCfg).Header.Get("ETag")
 	x.do(200, "showApplicationSAML", get, samlPath, scoped, nil)
+	x.do(200, "showApplicationSAMLSetup", get, samlPath+"/setup", ro, nil)
+	x.do(200, "showApplicationSAMLSetup", get, samlPath+"/setup", scoped, nil)
+	x.do(401, "showApplicationSAMLSetup", get, samlPath+"/setup", "", nil)
+	x.do(404, "showApplicationSAMLSetup", get, "/api/v1/applications/"+app+"/saml/setup", ro, nil) // an oidc application
 	x.do(200, "replaceApplicationSAML", put, samlPath, admin, map[string]any{"entity_id": "https://expenses.example/saml",
 		"acs": []any{map[string]any{"url": "https://expenses.example/saml/acs"}}, "slo": nil, "sign_response": false}, "If-Match", samlTag)
 	x.do(412, "replaceApplicationSAML", put, samlPath, admin, samlCfg, "If-Match", samlTag)

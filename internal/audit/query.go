@@ -20,6 +20,9 @@ const (
 	// ActionSSO is an assertion (SAML) or token (OIDC) issued to an
 	// application for a signed-in user, or refused.
 	ActionSSO = "app.sso"
+	// ActionSLO is a single logout reaching an application (SAML profiles
+	// §4.4), or failing to.
+	ActionSLO = "app.slo"
 	// TargetApplication is the target type of events about an application.
 	TargetApplication = "application"
 )

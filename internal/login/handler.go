@@ -302,11 +302,13 @@ func cacheStatic(next http.Handler) http.Handler {
 // http.CrossOriginProtection): a POST that Sec-Fetch-Site or Origin marks
 // as coming from another site is refused before any handler runs. The only
 // exceptions are endpoints that receive cross-site POSTs by design: the
-// SAML IdP's single sign-on endpoint, where an application's page posts its
-// AuthnRequest (SAML bindings §3.5).
+// SAML IdP's single sign-on and single logout endpoints, where an
+// application's page posts its AuthnRequest, LogoutRequest or
+// LogoutResponse (SAML bindings §3.5).
 func Protect(next http.Handler) http.Handler {
 	p := http.NewCrossOriginProtection()
 	p.AddInsecureBypassPattern("POST /t/{tenant}/saml/sso")
+	p.AddInsecureBypassPattern("POST /t/{tenant}/saml/slo")
 	return p.Handler(next)
 }
 

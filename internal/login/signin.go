@@ -280,6 +280,19 @@ func (h *Handler) logout(q *req) error {
 		if err := h.Sessions.SignOut(q.ctx(), ses); err != nil {
 			return err
 		}
+		// Applications that took part in the session are told by their
+		// protocol (SAML single logout), which gets the ended session
+		// through a single-use hand-over and ends on its own signed-out
+		// page: adapters meet through URLs.
+		handOver, err := h.Sessions.HandOverLogout(q.ctx(), ses)
+		if err != nil {
+			return err
+		}
+		if handOver != "" {
+			h.clearCookie(q.w, q.slug, sessionCookie)
+			http.Redirect(q.w, q.r, "/t/"+q.slug+"/saml/logout/start?logout="+url.QueryEscape(handOver), http.StatusSeeOther)
+			return nil
+		}
 	}
 	h.clearCookie(q.w, q.slug, sessionCookie)
 	h.render(q, http.StatusOK, "message", pageData{Title: "Signed out", Notice: "You are signed out."})

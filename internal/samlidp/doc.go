@@ -25,5 +25,21 @@
 // It must not import store or another adapter, redirect or post to an
 // endpoint the application did not register, answer a request twice, or
 // trust anything in a request before its signature (when required) is
-// verified. Single logout is not done yet.
+// verified.
+//
+// Single logout (slo.go, SAML profiles §4.4, front channel): each assertion
+// records its application as a participant of the session
+// (session.AddSSOParticipant); a signed LogoutRequest at /saml/slo that
+// names the browser's session ends it, and the other participants with an
+// SLO endpoint are sent signed LogoutRequests in turn, their answers
+// awaited under single-use secrets (the RelayState) before the initiator
+// gets its LogoutResponse. The portal's sign-out hands an ended session
+// with participants to /saml/logout/start, which runs the same chain.
+// Logout messages must always be signed by the application's certificate.
+//
+// Test sign-in (setup.go): /saml/test/{app} runs the IdP-initiated sign-in
+// for the signed-in user but shows the response (escaped, values marked)
+// with a button that posts it, instead of posting it at once. The URLs the
+// IdP serves come from access.SAMLIdP, which the admin API's setup view
+// shows too.
 package samlidp

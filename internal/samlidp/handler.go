@@ -85,14 +85,15 @@ func parsePages() (map[string]*template.Template, error) {
 }
 
 // entityID is the tenant's IdP entity id, which is also where its metadata
-// lives (SAML metadata §4.1.1, the well-known location convention).
+// lives (SAML metadata §4.1.1, the well-known location convention). The
+// URLs come from access.SAMLIdP, which the admin API's setup view shows.
 func (h *Handler) entityID(t *tenant.Tenant) string {
-	return h.PublicURL + "/t/" + t.Slug + "/saml/metadata"
+	return access.NewSAMLIdP(h.PublicURL, t.Slug).EntityID()
 }
 
 // ssoURL is the tenant's single sign-on endpoint, for both bindings.
 func (h *Handler) ssoURL(t *tenant.Tenant) string {
-	return h.PublicURL + "/t/" + t.Slug + "/saml/sso"
+	return access.NewSAMLIdP(h.PublicURL, t.Slug).SSO()
 }
 
 // req is one request with its tenant.

@@ -32,7 +32,7 @@ func (h *Handler) metadata(q *req) error {
 	for i, f := range access.NameIDFormats {
 		formats[i] = saml.NameIDFormat(f)
 	}
-	sso := h.ssoURL(q.tenant)
+	sso, slo := h.ssoURL(q.tenant), h.sloURL(q.tenant)
 	// Whether an application must sign its requests is its own setting,
 	// enforced per request; the IdP as a whole does not demand it.
 	signed := false
@@ -41,7 +41,13 @@ func (h *Handler) metadata(q *req) error {
 		IDPSSODescriptors: []saml.IDPSSODescriptor{{
 			SSODescriptor: saml.SSODescriptor{
 				RoleDescriptor: saml.RoleDescriptor{ProtocolSupportEnumeration: protocolSAML20, KeyDescriptors: kds},
-				NameIDFormats:  formats,
+				// Single logout (SAML profiles §4.4), requests and responses
+				// alike, at one endpoint.
+				SingleLogoutServices: []saml.Endpoint{
+					{Binding: access.BindingHTTPRedirect, Location: slo},
+					{Binding: access.BindingHTTPPost, Location: slo},
+				},
+				NameIDFormats: formats,
 			},
 			WantAuthnRequestsSigned: &signed,
 			SingleSignOnServices: []saml.Endpoint{

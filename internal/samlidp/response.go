@@ -47,6 +47,7 @@ type answer struct {
 	acs          string // the endpoint URL, registered
 	inResponseTo string // the AuthnRequest's ID; "" when unsolicited
 	relayState   string
+	test         bool // a test sign-in: show the response before posting it (setup.go)
 }
 
 // respond answers with an assertion about the user of ses, when the user,
@@ -87,9 +88,21 @@ func (h *Handler) respond(q *req, a *answer, ses *session.Session, u *user.User)
 		return err
 	}
 	// The event is part of the answer: without it, no assertion leaves.
-	if err := h.Sessions.RecordSSO(q.ctx(), ses, a.app.ID, "saml", "", map[string]any{"sp_entity_id": a.config.EntityID,
-		"name_id_format": nameID.Format, "acs_url": a.acs, "in_response_to": a.inResponseTo}); err != nil {
+	details := map[string]any{"sp_entity_id": a.config.EntityID,
+		"name_id_format": nameID.Format, "acs_url": a.acs, "in_response_to": a.inResponseTo}
+	if a.test {
+		details["test"] = true
+	}
+	if err := h.Sessions.RecordSSO(q.ctx(), ses, a.app.ID, "saml", "", details); err != nil {
 		return err
+	}
+	// Single logout will need what the application knows the session by.
+	if err := h.Sessions.AddSSOParticipant(q.ctx(), &session.SSOParticipant{Tenant: q.tenant.ID, Session: ses.ID, App: a.app.ID,
+		NameID: nameID.Value, NameIDFormat: nameID.Format, SessionIndex: h.sessionIndex(q.tenant, a.app.ID, ses)}); err != nil {
+		return err
+	}
+	if a.test {
+		return h.showTest(q, a, doc, nameID, attrs)
 	}
 	return h.post(q, a, doc)
 }

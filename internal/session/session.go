@@ -87,6 +87,7 @@ type Store interface {
 	throttleStore
 	factorStore
 	requestStore
+	participantStore
 }
 
 // Service runs sign-in and keeps sessions.
@@ -458,5 +459,9 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 		return n + m + r, err
 	}
 	k, err := s.Store.DeleteStaleFailures(ctx, now.Add(-failureMemory))
-	return n + m + r + k, err
+	if err != nil {
+		return n + m + r + k, err
+	}
+	p, err := s.Store.DeleteStaleSSOParticipants(ctx, now.Add(-participantMemory))
+	return n + m + r + k + p, err
 }

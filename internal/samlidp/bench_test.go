@@ -1,0 +1,263 @@
+package samlidp_test
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crewjam/saml"
+
+	"github.com/tessera-iam/tessera/internal/access"
+	"github.com/tessera-iam/tessera/internal/config"
+	"github.com/tessera-iam/tessera/internal/group"
+	"github.com/tessera-iam/tessera/internal/keys"
+	"github.com/tessera-iam/tessera/internal/server"
+	"github.com/tessera-iam/tessera/internal/tenant"
+	"github.com/tessera-iam/tessera/internal/testkit"
+	"github.com/tessera-iam/tessera/internal/user"
+)
+
+// BenchmarkSSOExistingSession runs each half benchRounds times for
+// benchPhase: 3 s each in all.
+const (
+	benchRounds = 6
+	benchPhase  = 500 * time.Millisecond
+)
+
+// BenchmarkSSOExistingSession measures, in one run and with the same
+// number of concurrent workers (GOMAXPROCS):
+//
+//   - sign/s: raw RSA-2048 PKCS #1 v1.5 SHA-256 signatures of a 32-byte
+//     digest by the tenant's active SAML key, through its crypto.Signer;
+//   - resp/s: SP-initiated SSO over HTTP with an existing session: an
+//     unsigned AuthnRequest by the HTTP-Redirect binding in, the response
+//     page with a Response out whose assertion (sign_assertion only: one
+//     signature per response) carries 10 attributes;
+//
+// and ratio = resp/s ÷ sign/s, the figure the goal (>= 0.8) is about. The
+// halves run for a fixed time whatever b.N is: run it with -benchtime 1x.
+// SQLite, the default database, in a temporary directory.
+func BenchmarkSSOExistingSession(b *testing.B) {
+	ctx := context.Background()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.DataDir = b.TempDir()
+	testkit.FastArgon2(&cfg)
+	cfg.PublicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	cfg.SignInRate = 0
+	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testkit.OpenSQLite(b), nil)
+	if err != nil {
+		ln.Close()
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.CloseMail() })
+	if err := srv.Bootstrap(ctx, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	b.Cleanup(hs.Close)
+	ten, err := srv.Tenants.TenantBySlug(ctx, slug)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := tenant.Scope{Tenant: ten.ID}
+	base := cfg.PublicURL + "/t/" + slug
+
+	// A user in an organization and two groups, assigned with a role, and
+	// an application that asks for 10 attributes.
+	org, err := srv.Tenants.CreateOrganization(ctx, sc, tenant.NewOrganization{Name: "Acme"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := srv.Users.Create(ctx, sc, user.NewUser{Username: "ann", GivenName: "Ann", FamilyName: "Tester", DisplayName: "Ann Tester",
+		Emails: []user.Email{{Value: "ann@example.com", Primary: true}}, Org: org.ID, Password: password})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"Returns", "Buyers"} {
+		g, err := srv.Groups.Create(ctx, sc, group.NewGroup{Name: name})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.Groups.AddMember(ctx, sc, g.ID, u.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	app, err := srv.Access.CreateApplication(ctx, sc, access.NewApplication{Name: "bench", Kind: access.KindSAML,
+		Roles: []access.AppRole{{Name: "approver"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := access.DefaultSAMLConfig()
+	c.EntityID = "https://bench.example.com/saml/metadata"
+	c.ACS = []access.ACS{{Index: 0, URL: "https://bench.example.com/saml/acs", Binding: access.BindingHTTPPost, Default: true}}
+	c.SignResponse, c.SignAssertion = false, true
+	c.Attributes = []access.SAMLAttribute{
+		{Name: "urn:oid:0.9.2342.19200300.100.1.3", FriendlyName: "mail", Source: access.SourceEmail},
+		{Name: "email", Source: access.SourceEmail},
+		{Name: "uid", Source: access.SourceUsername},
+		{Name: "givenName", Source: access.SourceGivenName},
+		{Name: "sn", Source: access.SourceFamilyName},
+		{Name: "displayName", Source: access.SourceDisplayName},
+		{Name: "cn", Source: access.SourceDisplayName},
+		{Name: "groups", Source: access.SourceGroups},
+		{Name: "roles", Source: access.SourceAppRoles},
+		{Name: "organization", Source: access.SourceOrganization},
+	}
+	if _, err := srv.Access.SetSAMLConfig(ctx, sc, app.ID, c, 0); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := srv.Access.Assign(ctx, sc, app.ID, access.NewAssignment{
+		Principal: access.Principal{Type: access.PrincipalUser, ID: string(u.ID)}, Roles: []string{"approver"}}); err != nil {
+		b.Fatal(err)
+	}
+
+	// Sign in once: every request of the run rides on this session.
+	jar, _ := cookiejar.New(nil)
+	workers := runtime.GOMAXPROCS(0)
+	client := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		Transport:     &http.Transport{MaxIdleConnsPerHost: workers * 2},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	benchSignIn(b, client, base)
+
+	// One response, checked: ten attributes, the assertion signed, not the
+	// response.
+	body := benchSSO(b, client, base, c)
+	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(responseField.FindStringSubmatch(body)[1]))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var resp saml.Response
+	if err := xml.Unmarshal(raw, &resp); err != nil || resp.Assertion == nil || len(resp.Assertion.AttributeStatements) != 1 {
+		b.Fatalf("response: %v: %s", err, raw)
+	}
+	if n := len(resp.Assertion.AttributeStatements[0].Attributes); n != 10 || resp.Signature != nil || resp.Assertion.Signature == nil {
+		b.Fatalf("response: %d attributes, response signed %v, assertion signed %v", n, resp.Signature != nil, resp.Assertion.Signature != nil)
+	}
+
+	signer, err := srv.Keys.Active(ctx, ten.ID, keys.PurposeSAML, keys.RS256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("benchmark"))
+	b.ResetTimer()
+	// The two halves alternate in short slices, so that a neighbour's load
+	// on the machine weighs on both alike.
+	var signs, responses float64
+	for range benchRounds {
+		signs += benchRate(b, workers, func() error {
+			_, err := signer.Key.Sign(rand.Reader, digest[:], crypto.SHA256)
+			return err
+		}) / benchRounds
+		responses += benchRate(b, workers, func() error {
+			benchSSO(b, client, base, c)
+			return nil
+		}) / benchRounds
+	}
+	b.StopTimer()
+	b.ReportMetric(signs, "sign/s")
+	b.ReportMetric(responses, "resp/s")
+	b.ReportMetric(responses/signs, "ratio")
+	b.ReportMetric(float64(workers), "workers")
+}
+
+// benchRate runs op on workers goroutines for benchPhase and returns the
+// operations per second.
+func benchRate(b *testing.B, workers int, op func() error) float64 {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(benchPhase)
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// benchSignIn signs the client in with the password form.
+func benchSignIn(b *testing.B, c *http.Client, base string) {
+	res, err := c.Get(base + "/login")
+	if err != nil {
+		b.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := csrfField.FindStringSubmatch(string(page))
+	if m == nil {
+		b.Fatalf("no csrf field: %.300s", page)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/login/password",
+		strings.NewReader(url.Values{"csrf": {m[1]}, "login": {"ann"}, "password": {password}, "return": {"/t/" + slug + "/"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err = c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		b.Fatalf("sign-in: %d", res.StatusCode)
+	}
+}
+
+// benchSSO sends one AuthnRequest, with a fresh ID, by the HTTP-Redirect
+// binding and returns the response page.
+func benchSSO(b *testing.B, c *http.Client, base string, cfg access.SAMLConfig) string {
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	ar := fmt.Sprintf(`<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" `+
+		`ID="_%s" Version="2.0" IssueInstant="%s" Destination="%s/saml/sso" AssertionConsumerServiceURL="%s" `+
+		`ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>%s</saml:Issuer></samlp:AuthnRequest>`,
+		hex.EncodeToString(id), time.Now().UTC().Format(time.RFC3339), base, cfg.ACS[0].URL, cfg.EntityID)
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.DefaultCompression)
+	_, _ = w.Write([]byte(ar))
+	_ = w.Close()
+	res, err := c.Get(base + "/saml/sso?SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes())))
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `name="SAMLResponse"`) {
+		b.Fatalf("sso: %d %.300s", res.StatusCode, body)
+	}
+	return string(body)
+}
