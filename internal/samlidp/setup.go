@@ -29,21 +29,7 @@ func (h *Handler) testSignIn(q *req) error {
 		return err
 	}
 	a.relayState, a.test = a.config.RelayStateDefault, true
-	ses, u, err := h.signedIn(q)
-	if err != nil {
-		return err
-	}
-	if ses == nil {
-		return h.signIn(q, q.r.URL.RequestURI())
-	}
-	mfa, err := h.Sessions.MFARequired(q.ctx(), q.tenant.ID, u.Org, a.app.ID)
-	if err != nil {
-		return err
-	}
-	if mfa && !ses.MFA() {
-		return h.refuseSSO(q, ses, a.app, reasonMFA)
-	}
-	return h.respond(q, a, ses, u)
+	return h.respondSignedIn(q, a)
 }
 
 // testData is what the test page shows.

@@ -67,7 +67,7 @@ const (
 
 // sloURL is the tenant's single logout endpoint, for both bindings.
 func (h *Handler) sloURL(t *tenant.Tenant) string {
-	return h.PublicURL + "/t/" + t.Slug + "/saml/slo"
+	return access.NewSAMLIdP(h.PublicURL, t.Slug).SLO()
 }
 
 // sloRefusal refuses a logout message; like every refusal it is a page for

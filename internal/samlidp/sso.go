@@ -253,21 +253,7 @@ func (h *Handler) launch(q *req) error {
 		}
 		a.relayState = rs[0]
 	}
-	ses, u, err := h.signedIn(q)
-	if err != nil {
-		return err
-	}
-	if ses == nil {
-		return h.signIn(q, q.r.URL.RequestURI())
-	}
-	mfa, err := h.Sessions.MFARequired(q.ctx(), q.tenant.ID, u.Org, a.app.ID)
-	if err != nil {
-		return err
-	}
-	if mfa && !ses.MFA() {
-		return h.refuseSSO(q, ses, a.app, reasonMFA)
-	}
-	return h.respond(q, a, ses, u)
+	return h.respondSignedIn(q, a)
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
@@ -306,4 +292,26 @@ func (h *Handler) answerTo(q *req, app access.AppID, acs string) (*answer, error
 		return nil, err
 	}
 	return &answer{app: a, config: cfg, acs: endpoint.URL}, nil
+}
+
+// respondSignedIn answers an unsolicited sign-in (a portal launch, a test
+// sign-in) for the browser's user: through the sign-in pages first when
+// there is no session, refused when the application needs a second factor
+// the session lacks.
+func (h *Handler) respondSignedIn(q *req, a *answer) error {
+	ses, u, err := h.signedIn(q)
+	if err != nil {
+		return err
+	}
+	if ses == nil {
+		return h.signIn(q, q.r.URL.RequestURI())
+	}
+	mfa, err := h.Sessions.MFARequired(q.ctx(), q.tenant.ID, u.Org, a.app.ID)
+	if err != nil {
+		return err
+	}
+	if mfa && !ses.MFA() {
+		return h.refuseSSO(q, ses, a.app, reasonMFA)
+	}
+	return h.respond(q, a, ses, u)
 }
