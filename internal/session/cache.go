@@ -42,7 +42,7 @@ func (c *Cache) get(hash string) (Session, bool) {
 func (c *Cache) put(hash string, ses Session, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
+	if _, known := c.entries[hash]; !known && len(c.entries) >= c.max {
 		// Full: drop about an eighth, in map order (random enough), rather
 		// than keep an LRU list on the hot path.
 		n := c.max / 8
