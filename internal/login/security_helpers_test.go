@@ -6,15 +6,11 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -67,35 +63,10 @@ func newSite(t *testing.T, db *store.DB) *site {
 // configuration.
 func newClockedSite(t *testing.T, db *store.DB, options ...func(*config.Config)) *site {
 	t.Helper()
-	ctx := context.Background()
 	clk := testkit.NewClock(time.Now().Truncate(time.Second))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	testkit.FastArgon2(&cfg)
-	cfg.PublicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	cfg.TrustedProxies = trustedProxies
-	for _, o := range options {
-		o(&cfg)
-	}
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, clk.Now)
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.CloseMail() })
-	if err := srv.Bootstrap(ctx, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener.Close()
-	hs.Listener = ln
-	hs.Start()
-	t.Cleanup(hs.Close)
-	return finishSite(t, cfg.PublicURL, srv, clk)
+	env := testkit.NewServerOn(t, db, clk.Now, append([]func(*config.Config){func(c *config.Config) { c.TrustedProxies = trustedProxies }},
+		options...)...)
+	return finishSite(t, env.URL, env.Server, clk)
 }
 
 func finishSite(t *testing.T, u string, srv *server.Server, clk *testkit.Clock) *site {

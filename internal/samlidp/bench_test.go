@@ -13,14 +13,10 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,7 +29,6 @@ import (
 	"github.com/tessera-iam/tessera/internal/config"
 	"github.com/tessera-iam/tessera/internal/group"
 	"github.com/tessera-iam/tessera/internal/keys"
-	"github.com/tessera-iam/tessera/internal/server"
 	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/testkit"
 	"github.com/tessera-iam/tessera/internal/user"
@@ -61,35 +56,14 @@ const (
 // SQLite, the default database, in a temporary directory.
 func BenchmarkSSOExistingSession(b *testing.B) {
 	ctx := context.Background()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.DataDir = b.TempDir()
-	testkit.FastArgon2(&cfg)
-	cfg.PublicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	cfg.SignInRate = 0
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testkit.OpenSQLite(b), nil)
-	if err != nil {
-		ln.Close()
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.CloseMail() })
-	if err := srv.Bootstrap(ctx, io.Discard); err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener.Close()
-	hs.Listener = ln
-	hs.Start()
-	b.Cleanup(hs.Close)
+	env := testkit.NewServer(b, testkit.OpenSQLite(b), func(c *config.Config) { c.SignInRate = 0 })
+	srv := env.Server
 	ten, err := srv.Tenants.TenantBySlug(ctx, slug)
 	if err != nil {
 		b.Fatal(err)
 	}
 	sc := tenant.Scope{Tenant: ten.ID}
-	base := cfg.PublicURL + "/t/" + slug
+	base := env.URL + "/t/" + slug
 
 	// A user in an organization and two groups, assigned with a role, and
 	// an application that asks for 10 attributes.

@@ -13,15 +13,11 @@ import (
 	"encoding/xml"
 	"html"
 	"io"
-	"log/slog"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,34 +58,12 @@ func newIDP(t *testing.T, db *store.DB) *idp {
 	t.Helper()
 	ctx := context.Background()
 	clk := testkit.NewClock(time.Now())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	env := testkit.NewServerOn(t, db, clk.Now, func(c *config.Config) { c.SignInRate = 0 })
+	ten, err := env.Server.Tenants.TenantBySlug(ctx, slug)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	testkit.FastArgon2(&cfg)
-	cfg.PublicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	cfg.SignInRate = 0
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, clk.Now)
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.CloseMail() })
-	if err := srv.Bootstrap(ctx, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener.Close()
-	hs.Listener = ln
-	hs.Start()
-	t.Cleanup(hs.Close)
-	ten, err := srv.Tenants.TenantBySlug(ctx, slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &idp{url: cfg.PublicURL, srv: srv, tenant: ten.ID, clk: clk, ctx: ctx}
+	return &idp{url: env.URL, srv: env.Server, tenant: ten.ID, clk: clk, ctx: ctx}
 }
 
 // eachIDP runs fn against a fresh server on each database.

@@ -39,6 +39,13 @@ func FastArgon2(cfg *config.Config) {
 // it. Options may adjust the configuration.
 func NewServer(t testing.TB, db *store.DB, options ...func(*config.Config)) *Env {
 	t.Helper()
+	return NewServerOn(t, db, nil, options...)
+}
+
+// NewServerOn is NewServer with every service on the clock now (nil: the
+// real one), such as a Clock's Now.
+func NewServerOn(t testing.TB, db *store.DB, now func() time.Time, options ...func(*config.Config)) *Env {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	FastArgon2(&cfg)
@@ -54,7 +61,7 @@ func NewServer(t testing.TB, db *store.DB, options ...func(*config.Config)) *Env
 		o(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := server.New(context.Background(), cfg, log, db, nil)
+	s, err := server.New(context.Background(), cfg, log, db, now)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
