@@ -18,7 +18,7 @@ func TestCacheRefreshKeepsAFullCache(t *testing.T) {
 		t.Errorf("refreshed entry: %v %v", s.ID, ok)
 	}
 	c.put("i", Session{ID: "i"}, c.gen.Load()) // a new one makes room
-	if len(c.entries) != 8 { // 8 - 8/8 + 1
+	if len(c.entries) != 8 {                   // 8 - 8/8 + 1
 		t.Errorf("%d entries after adding to a full cache, want 8", len(c.entries))
 	}
 	if _, ok := c.get("i"); !ok {
