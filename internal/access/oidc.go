@@ -976,20 +976,7 @@ func (s *Service) oidcClientByID(ctx context.Context, t tenant.ID, clientID stri
 		return nil, nil, ErrUnknownOIDCClient
 	}
 	c, err := s.Store.OIDCClientByClientID(ctx, t, clientID)
-	if errors.Is(err, ErrOIDCNotConfigured) {
-		return nil, nil, ErrUnknownOIDCClient
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := s.Store.Application(ctx, t, c.App)
-	if errors.Is(err, ErrAppNotFound) {
-		return nil, nil, ErrUnknownOIDCClient // deleted in between
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return a, c, nil
+	return withApp(ctx, s, t, c, err, ErrOIDCNotConfigured, ErrUnknownOIDCClient)
 }
 
 // CheckOIDCClientSecret authenticates a client by its secret, for the token

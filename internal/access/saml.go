@@ -624,18 +624,33 @@ func (s *Service) AppBySAMLEntityID(ctx context.Context, t tenant.ID, entityID s
 		return nil, nil, ErrUnknownSAMLEntity
 	}
 	c, err := s.Store.SAMLConfigByEntityID(ctx, t, entityID)
-	if errors.Is(err, ErrSAMLNotConfigured) {
-		return nil, nil, ErrUnknownSAMLEntity
+	return withApp(ctx, s, t, c, err, ErrSAMLNotConfigured, ErrUnknownSAMLEntity)
+}
+
+// protocolConfig is a protocol configuration of an application.
+type protocolConfig interface{ appID() AppID }
+
+func (c *SAMLConfig) appID() AppID { return c.App }
+func (c *OIDCClient) appID() AppID { return c.App }
+
+// withApp completes a lookup of a protocol configuration by its protocol
+// identifier (entity id, client id) with the application it belongs to.
+// Every miss, no configuration (missing) or its application deleted in
+// between, is the same unknown error, so the caller learns nothing more.
+func withApp[C protocolConfig](ctx context.Context, s *Service, t tenant.ID, c C, err, missing, unknown error) (*Application, C, error) {
+	var none C
+	if errors.Is(err, missing) {
+		return nil, none, unknown
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
-	a, err := s.Store.Application(ctx, t, c.App)
+	a, err := s.Store.Application(ctx, t, c.appID())
 	if errors.Is(err, ErrAppNotFound) {
-		return nil, nil, ErrUnknownSAMLEntity // deleted in between
+		return nil, none, unknown
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	return a, c, nil
 }
