@@ -68,62 +68,97 @@ func malformed(why string) error {
 	return refuse(http.StatusBadRequest, "Invalid sign-in request", "The application sent a sign-in request Tessera cannot read: "+why+".")
 }
 
+// inbound is what an endpoint accepts: the form parameters its messages
+// may come in (SAMLRequest, and SAMLResponse at the logout endpoint), and
+// how it refuses what it cannot read.
+type inbound struct {
+	params  []string
+	missing error              // no message at all
+	refuse  func(string) error // why a message cannot be read
+}
+
+var (
+	ssoInbound = inbound{params: []string{"SAMLRequest"}, missing: errNoRequest, refuse: malformed}
+	sloInbound = inbound{params: []string{"SAMLRequest", "SAMLResponse"},
+		missing: sloRefusal("it carries no SAML message"), refuse: sloRefusal}
+)
+
+// which returns the one parameter of in.params that present reports, or
+// "" when there is none; two are refused.
+func (in inbound) which(present func(string) bool) (string, error) {
+	found := ""
+	for _, p := range in.params {
+		if !present(p) {
+			continue
+		}
+		if found != "" {
+			return "", in.refuse("it carries both a request and a response")
+		}
+		found = p
+	}
+	if found == "" {
+		return "", in.missing
+	}
+	return found, nil
+}
+
 // readRedirect decodes an HTTP-Redirect binding message (SAML bindings
-// §3.4.4): base64 over DEFLATE in the SAMLRequest query parameter. The query
-// is read once, by hand: the signature covers the parameters exactly as
-// sent, and a parameter given twice is refused rather than guessed at.
-func readRedirect(r *http.Request) (*message, error) {
-	raw, err := rawParams(r.URL.RawQuery, "SAMLRequest", "RelayState", "SigAlg", "Signature")
+// §3.4.4): base64 of DEFLATE, with the signature, when there is one, over
+// the query string as sent. It returns the parameter the message came in.
+func readRedirect(r *http.Request, in inbound) (*message, string, error) {
+	raw, err := rawParams(r.URL.RawQuery, append([]string{"RelayState", "SigAlg", "Signature"}, in.params...)...)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	enc, ok := raw["SAMLRequest"]
-	if !ok || enc == "" {
-		return nil, errNoRequest
+	param, err := in.which(func(p string) bool { return raw[p] != "" })
+	if err != nil {
+		return nil, "", err
 	}
+	enc := raw[param]
 	if len(enc) > 3*maxEncodedRequest { // percent-encoding triples at most
-		return nil, errTooLarge
+		return nil, "", errTooLarge
 	}
 	m := &message{binding: access.BindingHTTPRedirect}
 	b64, err := url.QueryUnescape(enc)
 	if err != nil {
-		return nil, malformed("the SAMLRequest parameter is not URL-encoded")
+		return nil, "", in.refuse("the " + param + " parameter is not URL-encoded")
 	}
 	if len(b64) > maxEncodedRequest {
-		return nil, errTooLarge
+		return nil, "", errTooLarge
 	}
 	compressed, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return nil, malformed("the SAMLRequest parameter is not base64")
+		return nil, "", in.refuse("the " + param + " parameter is not base64")
 	}
-	if m.xml, err = inflate(compressed); err != nil {
-		return nil, err
+	if m.xml, err = inflate(compressed, in.refuse); err != nil {
+		return nil, "", err
 	}
 	if m.relayState, err = url.QueryUnescape(raw["RelayState"]); err != nil {
-		return nil, malformed("the RelayState parameter is not URL-encoded")
+		return nil, "", in.refuse("the RelayState parameter is not URL-encoded")
 	}
 	sigAlg, signed := raw["SigAlg"]
 	if !signed {
-		return m, nil
+		return m, param, nil
 	}
 	if m.sigAlg, err = url.QueryUnescape(sigAlg); err != nil {
-		return nil, malformed("the SigAlg parameter is not URL-encoded")
+		return nil, "", in.refuse("the SigAlg parameter is not URL-encoded")
 	}
 	sig, err := url.QueryUnescape(raw["Signature"])
 	if err == nil {
 		m.signature, err = base64.StdEncoding.DecodeString(sig)
 	}
 	if err != nil {
-		return nil, malformed("the Signature parameter is not base64")
+		return nil, "", in.refuse("the Signature parameter is not base64")
 	}
-	// SAML bindings §3.4.4.1: SAMLRequest=value&RelayState=value&SigAlg=value,
-	// the values as they were URL-encoded, RelayState only when present.
-	m.signedOctets = "SAMLRequest=" + enc
+	// SAML bindings §3.4.4.1: SAMLRequest (or SAMLResponse)=value&RelayState=
+	// value&SigAlg=value, the values as they were URL-encoded, RelayState
+	// only when present.
+	m.signedOctets = param + "=" + enc
 	if rs, ok := raw["RelayState"]; ok {
 		m.signedOctets += "&RelayState=" + rs
 	}
 	m.signedOctets += "&SigAlg=" + sigAlg
-	return m, nil
+	return m, param, nil
 }
 
 // rawParams returns the named query parameters with their values still
@@ -146,13 +181,13 @@ func rawParams(query string, names ...string) (map[string]string, error) {
 
 // inflate undoes the Redirect binding's DEFLATE (RFC 1951), refusing output
 // past maxRequestXML: a few kilobytes can inflate to gigabytes.
-func inflate(b []byte) ([]byte, error) {
+func inflate(b []byte, refuse func(string) error) ([]byte, error) {
 	fr := flate.NewReader(bytes.NewReader(b))
 	defer fr.Close()
 	out, err := io.ReadAll(io.LimitReader(fr, maxRequestXML+1))
 	switch {
 	case err != nil:
-		return nil, malformed("the SAMLRequest parameter is not DEFLATE-compressed")
+		return nil, refuse("the message is not DEFLATE-compressed")
 	case len(out) > maxRequestXML:
 		return nil, errTooLarge
 	}
@@ -160,52 +195,55 @@ func inflate(b []byte) ([]byte, error) {
 }
 
 // readPost decodes an HTTP-POST binding message (SAML bindings §3.5.4):
-// base64, not compressed, in the SAMLRequest form field.
-func readPost(w http.ResponseWriter, r *http.Request) (*message, error) {
+// base64, not compressed, in a form field. It returns the field the message
+// came in.
+func readPost(w http.ResponseWriter, r *http.Request, in inbound) (*message, string, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxPostBody)
 	if err := r.ParseForm(); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, errTooLarge
+			return nil, "", errTooLarge
 		}
-		return nil, malformed("the form is not URL-encoded")
+		return nil, "", in.refuse("the form is not URL-encoded")
 	}
 	f := r.PostForm
+	param, err := in.which(func(p string) bool { return f.Get(p) != "" })
 	switch {
-	case len(f["SAMLRequest"]) == 0 || f.Get("SAMLRequest") == "":
-		return nil, errNoRequest
-	case len(f["SAMLRequest"]) > 1 || len(f["RelayState"]) > 1:
-		return nil, malformed("a parameter appears twice")
-	case len(f.Get("SAMLRequest")) > maxEncodedRequest:
-		return nil, errTooLarge
+	case err != nil:
+		return nil, "", err
+	case len(f[param]) > 1 || len(f["RelayState"]) > 1:
+		return nil, "", in.refuse("a parameter appears twice")
+	case len(f.Get(param)) > maxEncodedRequest:
+		return nil, "", errTooLarge
 	}
-	b, err := base64.StdEncoding.DecodeString(f.Get("SAMLRequest"))
+	b, err := base64.StdEncoding.DecodeString(f.Get(param))
 	if err != nil {
-		return nil, malformed("the SAMLRequest field is not base64")
+		return nil, "", in.refuse("the " + param + " field is not base64")
 	}
-	return &message{binding: access.BindingHTTPPost, xml: b, relayState: f.Get("RelayState")}, nil
+	return &message{binding: access.BindingHTTPPost, xml: b, relayState: f.Get("RelayState")}, param, nil
 }
 
-// parseRequest parses an AuthnRequest's XML into a tree. Go's encoding/xml
-// expands no external entities, but its round trips are not always
-// faithful (CVE-2020-29509..29511), so what would not survive one is
-// refused; so is any DTD, which has no place in a SAML message.
-func parseRequest(b []byte) (*etree.Element, error) {
+// parseXML parses a SAML message into a tree. Go's encoding/xml expands
+// no external entities, but its round trips are not always faithful
+// (CVE-2020-29509..29511), so what would not survive one is refused; so is
+// any DTD, which has no place in a SAML message. The root must be want in
+// the protocol namespace.
+func parseXML(b []byte, want string, refuse func(string) error) (*etree.Element, error) {
 	if err := xrv.Validate(bytes.NewReader(b)); err != nil {
-		return nil, malformed("its XML is not well-formed")
+		return nil, refuse("its XML is not well-formed")
 	}
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = maxXMLDepth
 	if err := doc.ReadFromBytes(b); err != nil {
-		return nil, malformed("its XML is not well-formed")
+		return nil, refuse("its XML is not well-formed")
 	}
 	for _, tok := range doc.Child {
 		if _, ok := tok.(*etree.Directive); ok {
-			return nil, malformed("it carries a document type declaration")
+			return nil, refuse("it carries a document type declaration")
 		}
 	}
 	root := doc.Root()
-	if root == nil || root.Tag != "AuthnRequest" || root.NamespaceURI() != nsProtocol {
-		return nil, malformed("it is not an AuthnRequest")
+	if root == nil || root.Tag != want || root.NamespaceURI() != nsProtocol {
+		return nil, refuse("it is not a " + want)
 	}
 	return root, nil
 }
@@ -243,7 +281,7 @@ func (h *Handler) checkRequest(q *req, m *message) (*authnRequest, error) {
 		// SAML bindings §3.4.3, §3.5.3: at most 80 bytes.
 		return nil, malformed(fmt.Sprintf("its RelayState is longer than %d bytes", access.MaxRelayStateLength))
 	}
-	root, err := parseRequest(m.xml)
+	root, err := parseXML(m.xml, "AuthnRequest", malformed)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/tessera-iam/tessera/internal/access"
@@ -80,103 +79,6 @@ func sloRefusal(why string) error {
 var errLogoutStale = refuse(http.StatusBadRequest, "Logout expired",
 	"This logout has expired or was already completed. Close the browser to be sure you are signed out everywhere.")
 
-// readSLORedirect decodes an HTTP-Redirect binding logout message (SAML
-// bindings §3.4.4): a SAMLRequest or a SAMLResponse, within the same bounds
-// as an AuthnRequest.
-func readSLORedirect(r *http.Request) (*message, bool, error) {
-	raw, err := rawParams(r.URL.RawQuery, "SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature")
-	if err != nil {
-		return nil, false, err
-	}
-	param, isResponse := "SAMLRequest", false
-	if _, ok := raw["SAMLResponse"]; ok {
-		if _, both := raw["SAMLRequest"]; both {
-			return nil, false, sloRefusal("it carries both a request and a response")
-		}
-		param, isResponse = "SAMLResponse", true
-	}
-	enc := raw[param]
-	if enc == "" {
-		return nil, false, sloRefusal("it carries no SAML message")
-	}
-	if len(enc) > 3*maxEncodedRequest {
-		return nil, false, errTooLarge
-	}
-	b64, err := url.QueryUnescape(enc)
-	if err != nil {
-		return nil, false, sloRefusal("the message is not URL-encoded")
-	}
-	if len(b64) > maxEncodedRequest {
-		return nil, false, errTooLarge
-	}
-	compressed, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return nil, false, sloRefusal("the message is not base64")
-	}
-	m := &message{binding: access.BindingHTTPRedirect}
-	if m.xml, err = inflate(compressed); err != nil {
-		return nil, false, err
-	}
-	if m.relayState, err = url.QueryUnescape(raw["RelayState"]); err != nil {
-		return nil, false, sloRefusal("the RelayState parameter is not URL-encoded")
-	}
-	sigAlg, signed := raw["SigAlg"]
-	if !signed {
-		return m, isResponse, nil
-	}
-	if m.sigAlg, err = url.QueryUnescape(sigAlg); err != nil {
-		return nil, false, sloRefusal("the SigAlg parameter is not URL-encoded")
-	}
-	sig, err := url.QueryUnescape(raw["Signature"])
-	if err == nil {
-		m.signature, err = base64.StdEncoding.DecodeString(sig)
-	}
-	if err != nil {
-		return nil, false, sloRefusal("the Signature parameter is not base64")
-	}
-	// SAML bindings §3.4.4.1: the parameters as sent, RelayState only
-	// when present.
-	m.signedOctets = param + "=" + enc
-	if rs, ok := raw["RelayState"]; ok {
-		m.signedOctets += "&RelayState=" + rs
-	}
-	m.signedOctets += "&SigAlg=" + sigAlg
-	return m, isResponse, nil
-}
-
-// readSLOPost decodes an HTTP-POST binding logout message (SAML bindings
-// §3.5.4).
-func readSLOPost(w http.ResponseWriter, r *http.Request) (*message, bool, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxPostBody)
-	if err := r.ParseForm(); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, false, errTooLarge
-		}
-		return nil, false, sloRefusal("the form is not URL-encoded")
-	}
-	f := r.PostForm
-	param, isResponse := "SAMLRequest", false
-	if len(f["SAMLResponse"]) > 0 {
-		if len(f["SAMLRequest"]) > 0 {
-			return nil, false, sloRefusal("it carries both a request and a response")
-		}
-		param, isResponse = "SAMLResponse", true
-	}
-	switch {
-	case f.Get(param) == "":
-		return nil, false, sloRefusal("it carries no SAML message")
-	case len(f[param]) > 1 || len(f["RelayState"]) > 1:
-		return nil, false, sloRefusal("a parameter appears twice")
-	case len(f.Get(param)) > maxEncodedRequest:
-		return nil, false, errTooLarge
-	}
-	b, err := base64.StdEncoding.DecodeString(f.Get(param))
-	if err != nil {
-		return nil, false, sloRefusal("the message is not base64")
-	}
-	return &message{binding: access.BindingHTTPPost, xml: b, relayState: f.Get("RelayState")}, isResponse, nil
-}
-
 // logoutMessage is a LogoutRequest or LogoutResponse that passed every
 // check, with the application that sent it.
 type logoutMessage struct {
@@ -202,7 +104,7 @@ func (h *Handler) checkLogout(q *req, m *message, isResponse bool) (*logoutMessa
 	if isResponse {
 		want = "LogoutResponse"
 	}
-	root, err := parseLogout(m.xml, want)
+	root, err := parseXML(m.xml, want, sloRefusal)
 	if err != nil {
 		return nil, err
 	}
@@ -295,20 +197,6 @@ func (h *Handler) checkLogout(q *req, m *message, isResponse bool) (*logoutMessa
 	return lm, nil
 }
 
-// parseLogout parses a logout message like parseRequest an AuthnRequest:
-// no DTD, nothing that would not survive a round trip, bounded depth, and
-// the root element expected.
-func parseLogout(b []byte, want string) (*etree.Element, error) {
-	root, err := parseXML(b)
-	if err != nil {
-		return nil, err
-	}
-	if root.Tag != want || root.NamespaceURI() != nsProtocol {
-		return nil, sloRefusal("it is not a " + want)
-	}
-	return root, nil
-}
-
 // logoutIssuer is the value of el's Issuer child, "" when there is none or
 // it is not an entity id (SAML profiles §4.4.4.1).
 func logoutIssuer(el *etree.Element) string {
@@ -325,20 +213,20 @@ func logoutIssuer(el *etree.Element) string {
 
 // sloRedirect receives a logout message by the HTTP-Redirect binding.
 func (h *Handler) sloRedirect(q *req) error {
-	m, isResponse, err := readSLORedirect(q.r)
+	m, param, err := readRedirect(q.r, sloInbound)
 	if err != nil {
 		return err
 	}
-	return h.slo(q, m, isResponse)
+	return h.slo(q, m, param == "SAMLResponse")
 }
 
 // sloPost receives a logout message by the HTTP-POST binding.
 func (h *Handler) sloPost(q *req) error {
-	m, isResponse, err := readSLOPost(q.w, q.r)
+	m, param, err := readPost(q.w, q.r, sloInbound)
 	if err != nil {
 		return err
 	}
-	return h.slo(q, m, isResponse)
+	return h.slo(q, m, param == "SAMLResponse")
 }
 
 func (h *Handler) slo(q *req, m *message, isResponse bool) error {
@@ -743,29 +631,6 @@ func (h *Handler) sendLogout(q *req, app *access.Application, cfg *access.SAMLCo
 func (h *Handler) clearSessionCookie(q *req) {
 	http.SetCookie(q.w, &http.Cookie{Name: session.CookieName, Path: q.base() + "/", MaxAge: -1, HttpOnly: true,
 		Secure: strings.HasPrefix(h.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
-}
-
-// parseXML parses a logout message's XML as parseRequest does an
-// AuthnRequest's: what would not survive a round trip through Go's parser
-// is refused (CVE-2020-29509..29511), and so is any DTD.
-func parseXML(b []byte) (*etree.Element, error) {
-	if err := xrv.Validate(bytes.NewReader(b)); err != nil {
-		return nil, sloRefusal("its XML is not well-formed")
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.MaxDepth = maxXMLDepth
-	if err := doc.ReadFromBytes(b); err != nil {
-		return nil, sloRefusal("its XML is not well-formed")
-	}
-	for _, tok := range doc.Child {
-		if _, ok := tok.(*etree.Directive); ok {
-			return nil, sloRefusal("it carries a document type declaration")
-		}
-	}
-	if doc.Root() == nil {
-		return nil, sloRefusal("it is empty")
-	}
-	return doc.Root(), nil
 }
 
 // deflate compresses b for the HTTP-Redirect binding (SAML bindings

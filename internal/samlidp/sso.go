@@ -100,7 +100,7 @@ func decide(p *pending, ses *session.Session, mfaRequired bool) verdict {
 // ssoRedirect receives an AuthnRequest by the HTTP-Redirect binding. The
 // browser brought its cookies (a top-level GET), so it is answered now.
 func (h *Handler) ssoRedirect(q *req) error {
-	m, err := readRedirect(q.r)
+	m, _, err := readRedirect(q.r, ssoInbound)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (h *Handler) ssoRedirect(q *req) error {
 // POST does not carry the SameSite=Lax session cookie, so the request is
 // held and the browser sent to /saml/resume, a same-site GET that does.
 func (h *Handler) ssoPost(q *req) error {
-	m, err := readPost(q.w, q.r)
+	m, _, err := readPost(q.w, q.r, ssoInbound)
 	if err != nil {
 		return err
 	}
