@@ -749,14 +749,7 @@ func (s *Service) oidcApp(ctx context.Context, t tenant.ID, app AppID) (*Applica
 
 // profileSchemaFor returns the profile schema when c names profile claims.
 func (s *Service) profileSchemaFor(ctx context.Context, t tenant.ID, c *OIDCClient) (*user.Schema, error) {
-	if len(c.ProfileClaims) == 0 {
-		return nil, nil
-	}
-	var sch user.Schema
-	if _, err := s.Store.Setting(ctx, t, user.SettingProfileSchema, &sch); err != nil {
-		return nil, err
-	}
-	return &sch, nil
+	return s.profileSchema(ctx, t, len(c.ProfileClaims) > 0)
 }
 
 // OIDCClient returns an application's OIDC client configuration, without
@@ -773,15 +766,24 @@ func (s *Service) OIDCClient(ctx context.Context, sc tenant.Scope, app AppID) (*
 	return c.withoutDigests(), nil
 }
 
+// canIssueSecrets admits a change that issues a client secret: tenant-wide
+// callers only, and a service able to digest the secret.
+func (s *Service) canIssueSecrets(sc tenant.Scope) error {
+	if !sc.TenantWide() {
+		return errOrgScoped
+	}
+	if s.SecretDigest == nil {
+		return errNoSecretDigest
+	}
+	return nil
+}
+
 // CreateOIDCClient gives an application of kind oidc its OIDC client: a new
 // client id and, for a confidential client, a new secret, returned here and
 // never again (only its digest is kept).
 func (s *Service) CreateOIDCClient(ctx context.Context, sc tenant.Scope, app AppID, cfg OIDCClient) (*OIDCClient, string, error) {
-	if !sc.TenantWide() {
-		return nil, "", errOrgScoped
-	}
-	if s.SecretDigest == nil {
-		return nil, "", errNoSecretDigest
+	if err := s.canIssueSecrets(sc); err != nil {
+		return nil, "", err
 	}
 	now := s.Now()
 	c := cloneOIDC(cfg)
@@ -886,11 +888,8 @@ func (s *Service) UpdateOIDCClient(ctx context.Context, sc tenant.Scope, app App
 // more (0 to 7 days: the time to deploy the new one without downtime), then
 // is refused; a secret rotated out earlier is refused at once.
 func (s *Service) RotateOIDCClientSecret(ctx context.Context, sc tenant.Scope, app AppID, previousValidSeconds int) (*OIDCClient, string, error) {
-	if !sc.TenantWide() {
-		return nil, "", errOrgScoped
-	}
-	if s.SecretDigest == nil {
-		return nil, "", errNoSecretDigest
+	if err := s.canIssueSecrets(sc); err != nil {
+		return nil, "", err
 	}
 	now := s.Now()
 	var out OIDCClient

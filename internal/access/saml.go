@@ -477,9 +477,15 @@ func sameSAML(a, b *SAMLConfig) bool {
 
 // schemaFor returns the profile schema when c names profile attributes.
 func (s *Service) schemaFor(ctx context.Context, t tenant.ID, c *SAMLConfig) (*user.Schema, error) {
-	uses := strings.HasPrefix(c.NameIDSource, SourceAttributePrefix) ||
-		slices.ContainsFunc(c.Attributes, func(a SAMLAttribute) bool { return strings.HasPrefix(a.Source, SourceAttributePrefix) })
-	if !uses {
+	return s.profileSchema(ctx, t, strings.HasPrefix(c.NameIDSource, SourceAttributePrefix) ||
+		slices.ContainsFunc(c.Attributes, func(a SAMLAttribute) bool { return strings.HasPrefix(a.Source, SourceAttributePrefix) }))
+}
+
+// profileSchema reads the tenant's profile schema, inside the caller's
+// transaction, when a configuration names profile attributes (needed);
+// nil otherwise.
+func (s *Service) profileSchema(ctx context.Context, t tenant.ID, needed bool) (*user.Schema, error) {
+	if !needed {
 		return nil, nil
 	}
 	var sch user.Schema

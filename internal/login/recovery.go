@@ -64,14 +64,19 @@ func (h *Handler) sendLink(ctx context.Context, t *tenant.Tenant, l *session.Lin
 	}
 }
 
+// linkExpired is the page of a link used up, expired or made up.
+func (h *Handler) linkExpired(q *req) error {
+	h.render(q, http.StatusBadRequest, "message", pageData{Title: "Link expired",
+		Error: "This link was already used or has expired. Ask for a new one from the sign-in page."})
+	return nil
+}
+
 // linkPage shows the page a mailed link opens, if the link is still good.
 func (h *Handler) linkPage(q *req, purpose string, show func(token, username string)) error {
 	token := q.r.URL.Query().Get("token")
 	u, err := h.Sessions.LinkUser(q.ctx(), q.tenant.ID, purpose, token)
 	if errors.Is(err, session.ErrTokenInvalid) {
-		h.render(q, http.StatusBadRequest, "message", pageData{Title: "Link expired",
-			Error: "This link was already used or has expired. Ask for a new one from the sign-in page."})
-		return nil
+		return h.linkExpired(q)
 	}
 	if err != nil {
 		return err
@@ -140,9 +145,7 @@ func (h *Handler) reset(q *req) error {
 		return nil
 	}
 	if errors.Is(err, session.ErrTokenInvalid) {
-		h.render(q, http.StatusBadRequest, "message", pageData{Title: "Link expired",
-			Error: "This link was already used or has expired. Ask for a new one from the sign-in page."})
-		return nil
+		return h.linkExpired(q)
 	}
 	if err != nil {
 		return err
@@ -191,9 +194,7 @@ func (h *Handler) verifyEmail(q *req) error {
 
 func (h *Handler) linkDone(q *req, err error, title, notice string) error {
 	if errors.Is(err, session.ErrTokenInvalid) {
-		h.render(q, http.StatusBadRequest, "message", pageData{Title: "Link expired",
-			Error: "This link was already used or has expired. Ask for a new one."})
-		return nil
+		return h.linkExpired(q)
 	}
 	if err != nil {
 		return err
