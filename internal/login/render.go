@@ -34,6 +34,11 @@ type pageData struct {
 
 // parsePages parses each page with the layout, once.
 func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{"initial": initial}
+	layout, err := fs.ReadFile(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -44,9 +49,15 @@ func parsePages() (map[string]*template.Template, error) {
 		if name == "layout" {
 			continue
 		}
-		t, err := template.New("layout").Funcs(template.FuncMap{"initial": initial}).
-			ParseFS(templateFS, "templates/layout.html", n)
+		body, err := fs.ReadFile(templateFS, n)
 		if err != nil {
+			return nil, err
+		}
+		t, err := template.New("layout").Funcs(funcs).Parse(string(layout))
+		if err != nil {
+			return nil, fmt.Errorf("parse layout: %w", err)
+		}
+		if _, err := t.Parse(string(body)); err != nil {
 			return nil, fmt.Errorf("parse %s: %w", n, err)
 		}
 		pages[name] = t
