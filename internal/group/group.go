@@ -208,6 +208,26 @@ func (s *Service) GroupsOf(ctx context.Context, sc tenant.Scope, uid user.ID, r 
 	return s.Store.ListGroups(ctx, sc.Tenant, q)
 }
 
+// NamesOf lists the names of every group a user belongs to, for protocol
+// claims and attributes (all pages, in the list's order).
+func (s *Service) NamesOf(ctx context.Context, sc tenant.Scope, uid user.ID) ([]string, error) {
+	names := []string{}
+	r := page.Request{Limit: page.MaxLimit}
+	for {
+		p, err := s.GroupsOf(ctx, sc, uid, r)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range p.Items {
+			names = append(names, g.Name)
+		}
+		if p.Next == "" {
+			return names, nil
+		}
+		r.Cursor = p.Next
+	}
+}
+
 // Update applies p; ifVersion, when non-zero, must match.
 func (s *Service) Update(ctx context.Context, sc tenant.Scope, gid ID, p Patch, ifVersion int64) (*Group, error) {
 	var out *Group

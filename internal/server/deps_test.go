@@ -16,13 +16,13 @@ import (
 const module = "github.com/tessera-iam/tessera/"
 
 // domainOrder is DESIGN.md's order: a domain may import only those before it.
-var domainOrder = []string{"audit", "tenant", "keys", "apitoken", "user", "group", "access", "session"}
+var domainOrder = []string{"audit", "tenant", "keys", "apitoken", "user", "group", "access", "session", "grant"}
 
 // leaves are small shared packages any layer may import.
 var leaves = []string{"errkind", "id", "page", "idempotency"}
 
 // adapters sit on top of the domains and never import store or each other.
-var adapters = []string{"api", "login", "samlidp"}
+var adapters = []string{"api", "console", "login", "oidcop", "samlidp"}
 
 type pkg struct {
 	ImportPath string

@@ -22,11 +22,14 @@ import (
 	"github.com/tessera-iam/tessera/internal/apitoken"
 	"github.com/tessera-iam/tessera/internal/audit"
 	"github.com/tessera-iam/tessera/internal/config"
+	"github.com/tessera-iam/tessera/internal/console"
+	"github.com/tessera-iam/tessera/internal/grant"
 	"github.com/tessera-iam/tessera/internal/group"
 	"github.com/tessera-iam/tessera/internal/idempotency"
 	"github.com/tessera-iam/tessera/internal/keys"
 	"github.com/tessera-iam/tessera/internal/login"
 	"github.com/tessera-iam/tessera/internal/mail"
+	"github.com/tessera-iam/tessera/internal/oidcop"
 	"github.com/tessera-iam/tessera/internal/samlidp"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/store"
@@ -56,6 +59,7 @@ type Server struct {
 	Audit    *audit.Service
 	Sessions *session.Service
 	Keys     *keys.Service
+	Grants   *grant.Service
 }
 
 // Now is the clock every service uses: UTC, microsecond precision (what
@@ -133,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB,
 	}
 	s.Sessions = &session.Service{Store: db, Now: now, Users: s.Users, Access: s.Access, Seal: mk, Digest: mk.Digester("sign-in")}
 	s.Keys = &keys.Service{Store: db, Now: now, Master: mk}
+	s.Grants = &grant.Service{Store: db, Now: now, Users: s.Users, Tenants: s.Tenants, Access: s.Access}
 	if db.Dialect() == store.SQLite {
 		// One process owns a SQLite database, so it sees every revocation
 		// and may answer session checks from memory.
@@ -273,9 +278,23 @@ func (s *Server) routes(mk *keys.MasterKey) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	admin, err := console.New(console.Handler{Tenants: s.Tenants, Tokens: s.Tokens, Access: s.Access, Keys: s.Keys,
+		Log: s.log, Now: s.now, PublicURL: s.cfg.BaseURL(), SessionKey: []byte(mk.Digester("console-session").Digest("key")),
+		CSRFKey: []byte(mk.Digester("console-csrf").Digest("key"))})
+	if err != nil {
+		return nil, err
+	}
+	provider, err := oidcop.New(oidcop.Handler{Tenants: s.Tenants, Users: s.Users, Groups: s.Groups, Access: s.Access,
+		Sessions: s.Sessions, Grants: s.Grants, Keys: s.Keys, Log: s.log, Now: s.now, PublicURL: s.cfg.BaseURL(),
+		CSRFKey: []byte(mk.Digester("csrf").Digest("key"))})
+	if err != nil {
+		return nil, err
+	}
+	provider.Routes(mux)
 	pageMux := http.NewServeMux()
 	pages.Routes(pageMux)
 	idp.Routes(pageMux)
+	admin.Routes(pageMux)
 	mux.Handle("/t/", login.Protect(pageMux))
 	mux.Handle("GET /static/", pageMux)
 	if s.Mailbox != nil {
@@ -346,8 +365,8 @@ func (s *Server) flushActivityLoop(ctx context.Context) {
 	}
 }
 
-// purgeLoop forgets expired idempotency keys, sessions, sign-in tokens and
-// failure counters hourly.
+// purgeLoop forgets expired idempotency keys, sessions, sign-in tokens,
+// failure counters and OAuth state hourly.
 func (s *Server) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -361,6 +380,11 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			s.log.Warn("purge expired sessions", "err", err)
 		} else if n > 0 {
 			s.log.Debug("purged expired sessions and sign-in tokens", "count", n)
+		}
+		if n, err := s.Grants.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("purge expired oauth state", "err", err)
+		} else if n > 0 {
+			s.log.Debug("purged expired authorization requests, tokens and grants", "count", n)
 		}
 		select {
 		case <-ctx.Done():

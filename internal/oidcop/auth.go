@@ -1,0 +1,74 @@
+package oidcop
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/tessera-iam/tessera/internal/access"
+)
+
+// authenticateClient runs before the library at the token endpoint. It
+// holds a client to the one authentication method it is registered with
+// (the library would take a secret by either method from a client set up
+// for one), refuses a request that uses two (RFC 6749 §2.3), and verifies a
+// private_key_jwt assertion for client credentials, which the library
+// leaves to storage without showing it the assertion.
+func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, info *reqInfo) error {
+	if err := r.ParseForm(); err != nil {
+		return errors.New("malformed request body")
+	}
+	basicID, _, basic := r.BasicAuth()
+	assertion := r.PostForm.Get("client_assertion")
+	post := r.PostForm.Has("client_secret")
+	used, clientID := access.AuthNone, r.PostForm.Get("client_id")
+	n := 0
+	if basic {
+		n++
+		used = access.AuthClientSecretBasic
+		if id, err := url.QueryUnescape(basicID); err == nil {
+			clientID = id
+		}
+	}
+	if post {
+		n++
+		used = access.AuthClientSecretPost
+	}
+	if assertion != "" {
+		n++
+		used = access.AuthPrivateKeyJWT
+		if r.PostForm.Get("client_assertion_type") != oidc.ClientAssertionTypeJWTAssertion {
+			return errors.New("client_assertion_type must be " + oidc.ClientAssertionTypeJWTAssertion)
+		}
+	}
+	if n > 1 {
+		return errors.New("use exactly one client authentication method")
+	}
+	if assertion != "" {
+		req, err := op.VerifyJWTAssertion(ctx, assertion, op.NewJWTProfileVerifier(&storage{h: h}, info.issuer, time.Hour, 5*time.Second))
+		if err != nil {
+			return errors.New("invalid client assertion")
+		}
+		if clientID != "" && clientID != req.Issuer {
+			return errors.New("client_id does not match the client assertion")
+		}
+		clientID = req.Issuer
+		info.assertedClient = req.Issuer
+	}
+	if clientID == "" {
+		return nil // the library answers the missing client
+	}
+	_, cfg, err := h.Access.OIDCClientByID(ctx, info.tenant.ID, clientID)
+	if err != nil {
+		return nil // unknown to us: the library refuses it the same way as any other
+	}
+	if cfg.TokenEndpointAuthMethod != used {
+		return errors.New("this client authenticates with " + cfg.TokenEndpointAuthMethod)
+	}
+	return nil
+}

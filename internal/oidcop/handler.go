@@ -1,0 +1,295 @@
+package oidcop
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/tessera-iam/tessera/internal/access"
+	"github.com/tessera-iam/tessera/internal/audit"
+	"github.com/tessera-iam/tessera/internal/grant"
+	"github.com/tessera-iam/tessera/internal/group"
+	"github.com/tessera-iam/tessera/internal/keys"
+	"github.com/tessera-iam/tessera/internal/session"
+	"github.com/tessera-iam/tessera/internal/tenant"
+	"github.com/tessera-iam/tessera/internal/user"
+	"github.com/tessera-iam/tessera/internal/web"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// Handler serves the OpenID provider of every tenant.
+type Handler struct {
+	Tenants  *tenant.Service
+	Users    *user.Service
+	Groups   *group.Service
+	Access   *access.Service
+	Sessions *session.Service
+	Grants   *grant.Service
+	Keys     *keys.Service
+	Log      *slog.Logger
+	Now      func() time.Time
+	// PublicURL is the external base URL; each tenant's issuer is
+	// PublicURL/t/{slug} (access.NewOIDCIssuer).
+	PublicURL string
+	// CSRFKey keys the consent form's token, as the sign-in pages' (the
+	// two share the browser's CSRF cookie).
+	CSRFKey []byte
+	// LogoutClient delivers back-channel logout tokens; nil: a client with
+	// a 5-second timeout.
+	LogoutClient *http.Client
+
+	provider *op.Provider
+	pages    map[string]*template.Template
+}
+
+// Paths of the provider's endpoints under the issuer.
+const (
+	pathAuthorize  = "oauth2/authorize"
+	pathToken      = "oauth2/token"
+	pathUserinfo   = "oauth2/userinfo"
+	pathIntrospect = "oauth2/introspect"
+	pathRevoke     = "oauth2/revoke"
+	pathEndSession = "oauth2/end_session"
+	pathKeys       = "oauth2/keys"
+)
+
+// browserCookie binds authorization requests to the browser that made them.
+const browserCookie = "tessera_oauth"
+
+// New builds the provider.
+func New(h Handler) (*Handler, error) {
+	h.PublicURL = strings.TrimSuffix(h.PublicURL, "/")
+	if h.LogoutClient == nil {
+		h.LogoutClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"consent", "error"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	h.pages = pages
+	cfg := &op.Config{
+		CodeMethodS256:                    true,
+		AuthMethodPost:                    true,
+		AuthMethodPrivateKeyJWT:           true,
+		GrantTypeRefreshToken:             true,
+		SupportedScopes:                   access.OIDCStandardScopes,
+		SupportedClaims:                   supportedClaims,
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
+	}
+	opts := []op.Option{
+		op.WithCustomEndpoints(op.NewEndpoint(pathAuthorize), op.NewEndpoint(pathToken), op.NewEndpoint(pathUserinfo),
+			op.NewEndpoint(pathRevoke), op.NewEndpoint(pathEndSession), op.NewEndpoint(pathKeys)),
+		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(pathIntrospect)),
+		op.WithCrypto(tokenCodec{}),
+		op.WithLogger(h.Log),
+	}
+	if strings.HasPrefix(h.PublicURL, "http://") {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	p, err := op.NewProvider(cfg, &storage{h: &h}, func(bool) (op.IssuerFromRequest, error) {
+		return func(r *http.Request) string { return infoFrom(r.Context()).issuer }, nil
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("oidc provider: %w", err)
+	}
+	h.provider = p
+	return &h, nil
+}
+
+// reqInfo is what the provider's calls into storage need to know of the
+// request: the tenant, its issuer, the browser, and the signing algorithm
+// of the client at hand (set once the client is known).
+type reqInfo struct {
+	tenant  *tenant.Tenant
+	issuer  string
+	browser string // digest of the browser-binding cookie; "" when none
+	session string // the session cookie's value; "" when none
+	alg     string
+	// assertedClient is the client a verified private_key_jwt assertion
+	// authenticated (client credentials, where the library does not);
+	// client is the client the grant authenticated.
+	assertedClient string
+	client         *client
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	if i, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+// serveProvider resolves the tenant and hands the request to the provider
+// with the tenant's path prefix removed, so that one provider serves every
+// tenant under its own issuer.
+func (h *Handler) serveProvider(w http.ResponseWriter, r *http.Request) {
+	t, err := h.Tenants.TenantBySlug(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		if !errors.Is(err, tenant.ErrNotFound) {
+			h.Log.ErrorContext(r.Context(), "resolve tenant", "err", err)
+		}
+		http.NotFound(w, r)
+		return
+	}
+	info := &reqInfo{tenant: t, issuer: access.OIDCIssuer(h.PublicURL, t.Slug), alg: keys.RS256}
+	if c, err := r.Cookie(session.CookieName); err == nil {
+		info.session = c.Value
+	}
+	rest := strings.TrimPrefix(r.URL.Path, "/t/"+t.Slug)
+	if rest == "/"+pathAuthorize {
+		info.browser = h.bindBrowser(w, r, t.Slug)
+	} else if c, err := r.Cookie(browserCookie); err == nil {
+		info.browser = grant.Hash(c.Value)
+	}
+	ctx := audit.WithActor(context.WithValue(r.Context(), infoKey{}, info), audit.Actor{Type: "anonymous",
+		ClientIP: web.ClientIP(r.Context()), UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())})
+	if rest == "/"+pathToken {
+		if err := h.authenticateClient(ctx, r, info); err != nil {
+			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+			return
+		}
+	}
+	r2 := r.Clone(ctx)
+	r2.URL.Path, r2.URL.RawPath = rest, ""
+	w.Header().Set("Cache-Control", "no-store")
+	h.provider.ServeHTTP(w, r2)
+}
+
+// bindBrowser returns the digest of the browser's binding cookie, setting
+// one when it has none.
+func (h *Handler) bindBrowser(w http.ResponseWriter, r *http.Request, slug string) string {
+	if c, err := r.Cookie(browserCookie); err == nil && len(c.Value) >= 32 {
+		return grant.Hash(c.Value)
+	}
+	v := grant.NewSecret("b")
+	http.SetCookie(w, &http.Cookie{Name: browserCookie, Value: v, Path: "/t/" + slug + "/", HttpOnly: true,
+		Secure: strings.HasPrefix(h.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
+	return grant.Hash(v)
+}
+
+// page is one of the provider's own pages (sign-in hand-over, consent).
+type page struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	tenant *tenant.Tenant
+	nonce  string
+}
+
+func (q *page) ctx() context.Context { return q.r.Context() }
+func (q *page) base() string         { return "/t/" + q.tenant.Slug }
+
+// pageData is what a template sees.
+type pageData struct {
+	Title      string
+	TenantName string
+	Nonce      string
+	Detail     string
+	RequestID  string
+	CSRF       string
+	Data       any
+}
+
+// refusal is an error shown to the person at the browser as it says.
+type refusal struct {
+	status        int
+	title, detail string
+}
+
+func (e *refusal) Error() string { return e.title + ": " + e.detail }
+
+// pageHandler resolves the tenant, sets the headers and shows errors.
+func (h *Handler) pageHandler(fn func(q *page) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := &page{w: w, r: r, nonce: newNonce()}
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "+
+			"frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		t, err := h.Tenants.TenantBySlug(r.Context(), r.PathValue("tenant"))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		q.tenant = t
+		q.r = r.WithContext(audit.WithActor(r.Context(), audit.Actor{Type: "anonymous", ClientIP: web.ClientIP(r.Context()),
+			UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())}))
+		if err := fn(q); err != nil {
+			h.fail(q, err)
+		}
+	})
+}
+
+// fail shows err as a page.
+func (h *Handler) fail(q *page, err error) {
+	d := pageData{Title: "Sign-in failed"}
+	status := http.StatusInternalServerError
+	var rf *refusal
+	if errors.As(err, &rf) {
+		status, d.Title, d.Detail = rf.status, rf.title, rf.detail
+	} else {
+		h.Log.ErrorContext(q.ctx(), "oidc page failed", "err", err, "path", q.r.URL.Path)
+		d.Detail = "Something went wrong on our side. If it keeps happening, tell your administrator the request id below."
+		d.RequestID = web.RequestID(q.ctx())
+	}
+	h.render(q, status, "error", d)
+}
+
+// render writes a page, buffered so that a template error is a clean 500.
+func (h *Handler) render(q *page, status int, name string, d pageData) {
+	d.Nonce, d.TenantName = q.nonce, q.tenant.Name
+	var buf bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
+		h.Log.ErrorContext(q.ctx(), "render page", "page", name, "err", err)
+		http.Error(q.w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	q.w.WriteHeader(status)
+	_, _ = buf.WriteTo(q.w)
+}
+
+// writeOAuthError answers a token-endpoint request with an OAuth error
+// (RFC 6749 §5.2).
+func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
+	}
+	web.JSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+func newNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawStdEncoding.EncodeToString(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
