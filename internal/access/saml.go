@@ -511,44 +511,59 @@ func (s *Service) SetSAMLConfig(ctx context.Context, sc tenant.Scope, app AppID,
 	if !sc.TenantWide() {
 		return nil, errOrgScoped
 	}
+	return s.putSAMLConfig(ctx, sc.Tenant, app, ifVersion, func(*SAMLConfig) (SAMLConfig, error) { return cfg, nil })
+}
+
+// putSAMLConfig replaces an application's SAML configuration with what build
+// makes of the current one (nil when there is none), in one transaction, so
+// that a configuration derived from the current one (a metadata import)
+// cannot overwrite a change made in between.
+func (s *Service) putSAMLConfig(ctx context.Context, t tenant.ID, app AppID, ifVersion int64,
+	build func(old *SAMLConfig) (SAMLConfig, error)) (*SAMLConfig, error) {
 	now := s.Now()
-	c := cfg
-	c.Tenant, c.App = sc.Tenant, app
-	c.ACS = slices.Clone(c.ACS)
-	c.Attributes = slices.Clone(c.Attributes)
-	if c.SLO != nil {
-		slo := *c.SLO
-		c.SLO = &slo
-	}
 	var out *SAMLConfig
 	err := s.Store.InTx(ctx, func(ctx context.Context) error {
 		// The lock orders this change after a concurrent delete of the
 		// application, and two changes of its configuration one after the
 		// other.
-		a, err := s.lockedApplication(ctx, sc.Tenant, app)
+		a, err := s.lockedApplication(ctx, t, app)
 		if err != nil {
 			return err
 		}
 		if a.Kind != KindSAML {
 			return fmt.Errorf("application %s is of kind %s; %w", app, a.Kind, ErrNotSAMLApp)
 		}
-		schema, err := s.schemaFor(ctx, sc.Tenant, &c)
+		old, err := s.Store.SAMLConfig(ctx, t, app)
+		if errors.Is(err, ErrSAMLNotConfigured) {
+			old, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		c, err := build(old)
+		if err != nil {
+			return err
+		}
+		c.Tenant, c.App = t, app
+		c.ACS = slices.Clone(c.ACS)
+		c.Attributes = slices.Clone(c.Attributes)
+		if c.SLO != nil {
+			slo := *c.SLO
+			c.SLO = &slo
+		}
+		schema, err := s.schemaFor(ctx, t, &c)
 		if err != nil {
 			return err
 		}
 		if err := validateSAML(&c, schema, now); err != nil {
 			return err
 		}
-		old, err := s.Store.SAMLConfig(ctx, sc.Tenant, app)
-		switch {
-		case errors.Is(err, ErrSAMLNotConfigured):
+		if old == nil {
 			if ifVersion != 0 {
 				return errkind.Stale // If-Match names a version of nothing
 			}
 			c.Version, c.Created = 1, now
-		case err != nil:
-			return err
-		default:
+		} else {
 			if err := errkind.CheckVersion(old.Version, ifVersion); err != nil {
 				return err
 			}
@@ -563,7 +578,7 @@ func (s *Service) SetSAMLConfig(ctx context.Context, sc tenant.Scope, app AppID,
 			return err
 		}
 		out = &c
-		return s.Store.AppendEvent(ctx, audit.New(ctx, string(sc.Tenant), now, "application.saml_configured", "application", string(app),
+		return s.Store.AppendEvent(ctx, audit.New(ctx, string(t), now, "application.saml_configured", "application", string(app),
 			samlSummary(&c, old == nil)))
 	})
 	if err != nil {

@@ -40,6 +40,9 @@ type API struct {
 	// PublicURL is the external base URL (scheme://host[:port]) that the
 	// protocol endpoints shown in setup views are built on.
 	PublicURL string
+	// Outbound limits the API's own requests to other servers (SP metadata
+	// by URL); the zero value reaches public addresses only.
+	Outbound Outbound
 }
 
 type principalKey struct{}

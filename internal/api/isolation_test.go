@@ -1215,6 +1215,13 @@ func isoRows() []isoRow {
 					"entity_id": "https://sp.example/put/" + app, "acs": []any{map[string]any{"url": "https://sp.example/acs"}}}}
 			},
 			expect: isoWide(isoReach(http.StatusOK))},
+		{pattern: "POST /api/v1/applications/{id}/saml/metadata", need: isoAdmin, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				app := f.freshSAMLApp(t, target, false)
+				return isoCall{path: v1 + "/applications/" + app + "/saml/metadata", at: f.scope[target], body: map[string]any{
+					"xml": spMetadata(t, "https://sp.example/metadata/"+app, "https://sp.example/acs", nil)}}
+			},
+			expect: isoWide(isoReach(http.StatusOK))},
 		{pattern: "DELETE /api/v1/applications/{id}/saml", need: isoAdmin, targets: isoCfgTargets,
 			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
 				return isoCall{path: v1 + "/applications/" + f.freshSAMLApp(t, target, true) + "/saml", at: f.scope[target]}

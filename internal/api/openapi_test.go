@@ -583,14 +583,23 @@ func TestOpenAPIDocumentIsWellFormed(t *testing.T) {
 			content := oasObj(d.mustDeref(t, rb)["content"])
 			types := oasSortedKeys(content)
 			wantTypes := []string{"application/json"}
-			if o.method == "PATCH" {
+			switch {
+			case o.method == "PATCH":
 				wantTypes = []string{"application/json", "application/merge-patch+json"}
+			case o.id == "importApplicationSAMLMetadata": // SAML metadata also comes as itself
+				wantTypes = []string{"application/json", "application/samlmetadata+xml", "application/xml"}
 			}
 			if !slices.Equal(types, wantTypes) {
 				t.Errorf("%s: request media types %v, want %v", name, types, wantTypes)
 			}
 			for _, mt := range types {
 				s := d.mustDeref(t, oasObj(content[mt])["schema"])
+				if strings.HasSuffix(mt, "xml") {
+					if s["type"] != "string" {
+						t.Errorf("%s: %s request schema must be a string", name, mt)
+					}
+					continue
+				}
 				if s["additionalProperties"] != false {
 					t.Errorf("%s: %s request schema must say additionalProperties: false (unknown members are refused)", name, mt)
 				}
@@ -1376,9 +1385,11 @@ func (d *oasDoc) checkRequest(t *testing.T, o oasOp, body any, header []string) 
 		}
 		raw = string(b)
 	}
-	var v any
-	if err := json.Unmarshal([]byte(raw), &v); err != nil {
-		return []string{"not JSON: " + err.Error()}
+	var v any = raw // an XML document is checked as the string it is
+	if !strings.HasSuffix(mt, "xml") {
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			return []string{"not JSON: " + err.Error()}
+		}
 	}
 	var errs []string
 	d.check("body", media["schema"], v, &errs)
@@ -1758,6 +1769,16 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	x.do(403, "replaceApplicationSAML", put, samlPath, ro, samlCfg)
 	x.do(404, "replaceApplicationSAML", put, "/api/v1/applications/app_missing/saml", admin, samlCfg)
 	x.do(415, "replaceApplicationSAML", put, samlPath, admin, `entity_id=x`, ct("application/x-www-form-urlencoded")...)
+	// ... or from the application's metadata, as XML or in JSON.
+	md := spMetadata(t, "https://expenses.example/saml", "https://expenses.example/saml/acs", nil)
+	mdTag := x.do(200, "importApplicationSAMLMetadata", post, samlPath+"/metadata", admin, md, ct("application/samlmetadata+xml")...).Header.Get("ETag")
+	x.do(200, "importApplicationSAMLMetadata", post, samlPath+"/metadata", admin, map[string]any{"xml": md}, "If-Match", mdTag)
+	x.do(412, "importApplicationSAMLMetadata", post, samlPath+"/metadata", admin, md, append(ct("application/xml"), "If-Match", samlTag)...)
+	x.do(400, "importApplicationSAMLMetadata", post, samlPath+"/metadata", admin, `<!DOCTYPE x><x/>`, ct("application/xml")...)
+	x.do(400, "importApplicationSAMLMetadata", post, samlPath+"/metadata", admin, map[string]any{"url": "https://127.0.0.1/md"})
+	x.do(403, "importApplicationSAMLMetadata", post, samlPath+"/metadata", scoped, map[string]any{"xml": md})
+	x.do(404, "importApplicationSAMLMetadata", post, "/api/v1/applications/app_missing/saml/metadata", admin, map[string]any{"xml": md})
+	x.do(415, "importApplicationSAMLMetadata", post, samlPath+"/metadata", admin, md, ct("text/plain")...)
 	x.do(403, "deleteApplicationSAML", del, samlPath, scoped, nil)
 	x.do(204, "deleteApplicationSAML", del, samlPath, admin, nil)
 	x.do(404, "deleteApplicationSAML", del, samlPath, admin, nil)

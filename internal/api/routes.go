@@ -85,6 +85,7 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("PUT /api/v1/applications/{id}/saml", h(administer, a.replaceApplicationSAML))
 	mux.Handle("DELETE /api/v1/applications/{id}/saml", h(administer, a.deleteApplicationSAML))
 	mux.Handle("GET /api/v1/applications/{id}/saml/setup", h(read, a.showApplicationSAMLSetup))
+	mux.Handle("POST /api/v1/applications/{id}/saml/metadata", h(administer, a.importApplicationSAMLMetadata))
 	mux.Handle("GET /api/v1/applications/{id}/oidc", h(read, a.showApplicationOIDC))
 	mux.Handle("POST /api/v1/applications/{id}/oidc", h(administer, a.createApplicationOIDC))
 	mux.Handle("PUT /api/v1/applications/{id}/oidc", h(administer, a.replaceApplicationOIDC))
