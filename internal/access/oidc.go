@@ -81,6 +81,9 @@ var (
 	OIDCAuthMethods    = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthNone}
 	OIDCStandardScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeGroups, ScopeOrganization, ScopeOfflineAccess}
 	AccessTokenFormats = []string{TokenFormatJWT, TokenFormatOpaque}
+	// SigningAlgorithms sign a client's ID and access tokens: RS256, which
+	// every relying party supports (OIDC Core §15.1), or ES256.
+	SigningAlgorithms = []string{"RS256", "ES256"}
 )
 
 // Bounds of an OIDC client configuration.
@@ -148,7 +151,9 @@ type OIDCClient struct {
 	JWKS    string
 	JWKSURI string
 	// AccessTokenFormat is TokenFormatJWT or TokenFormatOpaque.
-	AccessTokenFormat          string
+	AccessTokenFormat string
+	// IDTokenSignedResponseAlg is one of SigningAlgorithms (RFC 7591 §2).
+	IDTokenSignedResponseAlg   string
 	AccessTokenLifetimeSeconds int // 60..86400
 	// RefreshTokenLifetimeSeconds bounds a refresh token's family from its
 	// first issue, rotation included; 0 bounds it by the user's session
@@ -183,7 +188,7 @@ type OIDCClient struct {
 // OIDCClient).
 func DefaultOIDCClient() OIDCClient {
 	return OIDCClient{GrantTypes: []string{GrantAuthorizationCode}, Scopes: []string{ScopeOpenID, ScopeProfile, ScopeEmail},
-		RequirePKCE: true, AccessTokenFormat: TokenFormatJWT, AccessTokenLifetimeSeconds: 900,
+		RequirePKCE: true, AccessTokenFormat: TokenFormatJWT, IDTokenSignedResponseAlg: "RS256", AccessTokenLifetimeSeconds: 900,
 		RefreshTokenLifetimeSeconds: 30 * 86400, IDTokenLifetimeSeconds: 300}
 }
 
@@ -613,6 +618,9 @@ func validateOIDC(c *OIDCClient, schema *user.Schema) error {
 	if !slices.Contains(AccessTokenFormats, c.AccessTokenFormat) {
 		bad("access_token_format", "must be jwt or opaque")
 	}
+	if !slices.Contains(SigningAlgorithms, c.IDTokenSignedResponseAlg) {
+		bad("id_token_signed_response_alg", "must be RS256 or ES256")
+	}
 	if c.AccessTokenLifetimeSeconds < MinAccessTokenLifetime || c.AccessTokenLifetimeSeconds > MaxAccessTokenLifetime {
 		bad("access_token_lifetime_seconds", fmt.Sprintf("must be between %d and %d", MinAccessTokenLifetime, MaxAccessTokenLifetime))
 	}
@@ -707,7 +715,7 @@ func oidcSummary(c *OIDCClient) map[string]any {
 		"redirect_uris": c.RedirectURIs, "post_logout_redirect_uris": c.PostLogoutRedirectURIs, "grant_types": c.GrantTypes,
 		"scopes": c.Scopes, "token_endpoint_auth_method": c.TokenEndpointAuthMethod, "require_pkce": c.RequirePKCE,
 		"jwks": nil, "jwks_uri": c.JWKSURI, "access_token_format": c.AccessTokenFormat,
-		"access_token_lifetime_seconds": c.AccessTokenLifetimeSeconds, "refresh_token_lifetime_seconds": c.RefreshTokenLifetimeSeconds,
+		"id_token_signed_response_alg": c.IDTokenSignedResponseAlg, "access_token_lifetime_seconds": c.AccessTokenLifetimeSeconds, "refresh_token_lifetime_seconds": c.RefreshTokenLifetimeSeconds,
 		"id_token_lifetime_seconds": c.IDTokenLifetimeSeconds, "require_consent": c.RequireConsent,
 		"backchannel_logout_uri": c.BackChannelLogoutURI, "backchannel_logout_session_required": c.BackChannelLogoutSessionRequired,
 		"profile_claims": c.ProfileClaims}

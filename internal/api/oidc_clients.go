@@ -28,6 +28,7 @@ type oidcClientJSON struct {
 	JWKS                             json.RawMessage `json:"jwks"` // null when none
 	JWKSURI                          string          `json:"jwks_uri"`
 	AccessTokenFormat                string          `json:"access_token_format"`
+	IDTokenSignedResponseAlg         string          `json:"id_token_signed_response_alg"`
 	AccessTokenLifetimeSeconds       int             `json:"access_token_lifetime_seconds"`
 	RefreshTokenLifetimeSeconds      int             `json:"refresh_token_lifetime_seconds"`
 	IDTokenLifetimeSeconds           int             `json:"id_token_lifetime_seconds"`
@@ -59,6 +60,7 @@ func oidcClientView(c *access.OIDCClient) oidcClientJSON {
 		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		RequirePKCE: c.RequirePKCE, JWKSURI: c.JWKSURI, AccessTokenFormat: c.AccessTokenFormat,
+		IDTokenSignedResponseAlg:   c.IDTokenSignedResponseAlg,
 		AccessTokenLifetimeSeconds: c.AccessTokenLifetimeSeconds, RefreshTokenLifetimeSeconds: c.RefreshTokenLifetimeSeconds,
 		IDTokenLifetimeSeconds: c.IDTokenLifetimeSeconds, RequireConsent: c.RequireConsent,
 		BackChannelLogoutURI: c.BackChannelLogoutURI, BackChannelLogoutSessionRequired: c.BackChannelLogoutSessionRequired,
@@ -87,6 +89,7 @@ type oidcClientIn struct {
 	JWKS                             json.RawMessage `json:"jwks"`
 	JWKSURI                          string          `json:"jwks_uri"`
 	AccessTokenFormat                *string         `json:"access_token_format"`
+	IDTokenSignedResponseAlg         *string         `json:"id_token_signed_response_alg"`
 	AccessTokenLifetimeSeconds       *int            `json:"access_token_lifetime_seconds"`
 	RefreshTokenLifetimeSeconds      *int            `json:"refresh_token_lifetime_seconds"`
 	IDTokenLifetimeSeconds           *int            `json:"id_token_lifetime_seconds"`
@@ -115,6 +118,9 @@ func (in *oidcClientIn) config() access.OIDCClient {
 	}
 	if in.AccessTokenFormat != nil {
 		c.AccessTokenFormat = *in.AccessTokenFormat
+	}
+	if in.IDTokenSignedResponseAlg != nil {
+		c.IDTokenSignedResponseAlg = *in.IDTokenSignedResponseAlg
 	}
 	for _, x := range []struct {
 		dst *int

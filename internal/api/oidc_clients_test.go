@@ -60,6 +60,7 @@ func oidcBody() map[string]any {
 		"jwks":                                nil,
 		"jwks_uri":                            "",
 		"access_token_format":                 "opaque",
+		"id_token_signed_response_alg":        "ES256",
 		"access_token_lifetime_seconds":       600.0,
 		"refresh_token_lifetime_seconds":      86400.0,
 		"id_token_lifetime_seconds":           120.0,
@@ -188,7 +189,7 @@ func TestOIDCClientAPIRoundTrip(t *testing.T) {
 		for k, want := range map[string]any{"version": 2.0, "client_id": clientID, "client_type": "confidential",
 			"grant_types": []any{"authorization_code"}, "scopes": []any{"openid", "profile", "email"},
 			"token_endpoint_auth_method": "client_secret_basic", "require_pkce": true, "jwks": nil, "jwks_uri": "",
-			"access_token_format": "jwt", "access_token_lifetime_seconds": 900.0, "refresh_token_lifetime_seconds": 2592000.0,
+			"access_token_format": "jwt", "id_token_signed_response_alg": "RS256", "access_token_lifetime_seconds": 900.0, "refresh_token_lifetime_seconds": 2592000.0,
 			"id_token_lifetime_seconds": 300.0, "require_consent": false, "backchannel_logout_uri": "",
 			"backchannel_logout_session_required": false, "profile_claims": []any{}, "post_logout_redirect_uris": []any{}} {
 			if !reflect.DeepEqual(m[k], want) {
@@ -334,6 +335,8 @@ func TestOIDCClientAPIRefusals(t *testing.T) {
 		{"jwks_uri at the metadata address", "jwks_uri", false, both(pkj, set("jwks_uri", "https://169.254.169.254/keys"))},
 		{"jwks as a string", "jwks", false, both(pkj, set("jwks", "{}"))},
 		{"unknown token format", "access_token_format", false, set("access_token_format", "jwe")},
+		{"signing algorithm none", "id_token_signed_response_alg", false, set("id_token_signed_response_alg", "none")},
+		{"symmetric signing algorithm", "id_token_signed_response_alg", false, set("id_token_signed_response_alg", "HS256")},
 		{"access token lifetime under 60", "access_token_lifetime_seconds", false, set("access_token_lifetime_seconds", 59)},
 		{"refresh token lifetime over 90 days", "refresh_token_lifetime_seconds", false, set("refresh_token_lifetime_seconds", 7776001)},
 		{"negative refresh token lifetime", "refresh_token_lifetime_seconds", false, set("refresh_token_lifetime_seconds", -1)},

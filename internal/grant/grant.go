@@ -102,6 +102,7 @@ var (
 // Store keeps requests, grants, tokens and consents.
 type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	AfterCommit(ctx context.Context, fn func())
 	audit.Appender
 
 	CreateOAuthRequest(ctx context.Context, r *Request) error
@@ -121,6 +122,8 @@ type Store interface {
 
 	CreateGrant(ctx context.Context, g *Grant) error
 	Grant(ctx context.Context, t tenant.ID, id ID) (*Grant, error)
+	// SessionGrants lists the live grants that came from session sid.
+	SessionGrants(ctx context.Context, t tenant.ID, sid session.ID) ([]Grant, error)
 	// RevokeGrants revokes the live grants that match and the tokens issued
 	// from them, and returns the grants it revoked.
 	RevokeGrants(ctx context.Context, t tenant.ID, match GrantMatch, now time.Time, reason string) ([]Grant, error)
@@ -241,15 +244,37 @@ func (s *Service) revoke(ctx context.Context, t tenant.ID, match GrantMatch, rea
 	return gs, err
 }
 
-// EndSession revokes the grants that came from browser session sid (its
-// user signed out, or an application asked for logout) and returns them,
-// for back-channel logout.
-func (s *Service) EndSession(ctx context.Context, t tenant.ID, sid session.ID) ([]Grant, error) {
-	if sid == "" {
-		return nil, nil
-	}
-	return s.revoke(ctx, t, GrantMatch{Session: sid}, ReasonLogout)
+// EndSessions handles the end of browser sessions ids (sign-out, logout
+// asked by an application, revocation, the user's suspension): it revokes
+// the grants they gave without offline access, and keeps those with it,
+// which are meant to outlive the session (OIDC Core §11, Back-Channel
+// Logout §2.7). It returns every live grant of those sessions: each
+// client is told of the logout either way.
+func (s *Service) EndSessions(ctx context.Context, t tenant.ID, ids []session.ID) ([]Grant, error) {
+	var out []Grant
+	err := s.Store.InTx(ctx, func(ctx context.Context) error {
+		for _, sid := range ids {
+			gs, err := s.Store.SessionGrants(ctx, t, sid)
+			if err != nil {
+				return err
+			}
+			for _, g := range gs {
+				if !slices.Contains(g.Scopes, access.ScopeOfflineAccess) {
+					if _, err := s.revoke(ctx, t, GrantMatch{ID: g.ID}, ReasonLogout); err != nil {
+						return err
+					}
+				}
+			}
+			out = append(out, gs...)
+		}
+		return nil
+	})
+	return out, err
 }
+
+// AfterCommit runs fn once the transaction in ctx commits (at once outside
+// one): for deliveries that must not announce what might roll back.
+func (s *Service) AfterCommit(ctx context.Context, fn func()) { s.Store.AfterCommit(ctx, fn) }
 
 // EndUserGrants revokes u's grants at app.
 func (s *Service) EndUserGrants(ctx context.Context, t tenant.ID, u user.ID, app access.AppID) ([]Grant, error) {

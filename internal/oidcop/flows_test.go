@@ -8,16 +8,25 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/tessera-iam/tessera/internal/access"
 )
 
 const redirect = "https://app.example.net/callback"
 
 // TestCodeFlowWithPKCE signs in through the whole code flow with an
 // independent relying party (go-oidc + x/oauth2): discovery, PKCE, the ID
-// token's signature and claims, userinfo, and refresh with rotation.
+// token's signature and claims, userinfo, and refresh with rotation; with
+// ID tokens signed RS256 (the default) and ES256.
 func TestCodeFlowWithPKCE(t *testing.T) {
+	for _, alg := range []string{"RS256", "ES256"} {
+		t.Run(alg, func(t *testing.T) { testCodeFlow(t, alg) })
+	}
+}
+
+func testCodeFlow(t *testing.T, alg string) {
 	eachOP(t, func(t *testing.T, e *op) {
-		c := e.newClient(t, "Portal", redirect, nil)
+		c := e.newClient(t, "Portal", redirect, func(c *access.OIDCClient) { c.IDTokenSignedResponseAlg = alg })
 		alice := e.newUser(t, "alice", "")
 		e.assign(t, c.app.ID, alice, "editor")
 
@@ -41,7 +50,7 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw, _ := tok.Extra("id_token").(string)
-		idt, err := provider.Verifier(&oidc.Config{ClientID: c.cfg.ClientID}).Verify(ctx, raw)
+		idt, err := provider.Verifier(&oidc.Config{ClientID: c.cfg.ClientID, SupportedSigningAlgs: []string{alg}}).Verify(ctx, raw)
 		if err != nil {
 			t.Fatal(err)
 		}

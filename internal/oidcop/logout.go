@@ -15,35 +15,52 @@ import (
 	"github.com/tessera-iam/tessera/internal/tenant"
 )
 
-// endSession signs the user of ses out of Tessera, revokes the grants that
-// came from the session and sends a logout token to each of their clients
-// that asked for back-channel logout.
-func (h *Handler) endSession(ctx context.Context, t *tenant.Tenant, ses *session.Session) error {
-	if err := h.Sessions.SignOut(ctx, ses); err != nil {
+// SessionsEnded is the session service's OnEnd hook, run inside the
+// transaction that ends sessions ids: the grant service revokes what they
+// gave (but offline access), and each client that received tokens in them
+// and asked for back-channel logout gets a logout token once the change
+// commits, whoever ended the session (the user, an application, an admin,
+// a suspension).
+func (h *Handler) SessionsEnded(ctx context.Context, t tenant.ID, ids []session.ID) error {
+	gs, err := h.Grants.EndSessions(ctx, t, ids)
+	if err != nil || len(gs) == 0 {
 		return err
 	}
-	gs, err := h.Grants.EndSession(ctx, t.ID, ses.ID)
+	ten, err := h.Tenants.Tenant(ctx, t)
 	if err != nil {
 		return err
 	}
+	type notice struct {
+		g     grant.Grant
+		uri   string
+		token string
+	}
+	var notices []notice
 	seen := map[string]bool{}
 	for _, g := range gs {
-		if seen[g.ClientID] {
+		key := string(g.Session) + " " + g.ClientID
+		if seen[key] {
 			continue
 		}
-		seen[g.ClientID] = true
-		_, cfg, err := h.Access.OIDCClientByID(ctx, t.ID, g.ClientID)
+		seen[key] = true
+		_, cfg, err := h.Access.OIDCClientByID(ctx, t, g.ClientID)
 		if err != nil || cfg.BackChannelLogoutURI == "" {
 			continue
 		}
-		token, err := h.mintJWT(ctx, t.ID, keys.RS256, logoutJWTType, h.logoutClaims(t, g))
+		token, err := h.mintJWT(ctx, t, keys.RS256, logoutJWTType, h.logoutClaims(ten, g))
 		if err != nil {
 			return err
 		}
-		// Delivered after the answer, so that a slow application does not
-		// hold up the browser; the outcome is audited.
-		go h.deliverLogout(t, g, cfg.BackChannelLogoutURI, token)
+		notices = append(notices, notice{g, cfg.BackChannelLogoutURI, token})
 	}
+	// Delivered after the commit and the answer, so that a slow application
+	// neither holds up the browser nor hears of a logout that rolled back;
+	// each outcome is audited.
+	h.Grants.AfterCommit(ctx, func() {
+		for _, n := range notices {
+			go h.deliverLogout(ten, n.g, n.uri, n.token)
+		}
+	})
 	return nil
 }
 

@@ -55,10 +55,7 @@ func (s *storage) lookupClient(ctx context.Context, clientID string) (*client, e
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	if app.Status != access.AppActive {
-		return nil, errNotFound{errors.New("application is switched off")}
-	}
-	return &client{app: app, cfg: cfg, base: "/t/" + info.tenant.Slug}, nil
+	return clientOf(info, app, cfg)
 }
 
 func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
@@ -81,9 +78,16 @@ func (s *storage) clientBySecret(ctx context.Context, clientID, secret string) (
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
+	return clientOf(info, app, cfg)
+}
+
+// clientOf is the request's client, unless its application is off; the
+// tokens of this request are signed as the client asks.
+func clientOf(info *reqInfo, app *access.Application, cfg *access.OIDCClient) (*client, error) {
 	if app.Status != access.AppActive {
 		return nil, errNotFound{errors.New("application is switched off")}
 	}
+	info.alg = cfg.IDTokenSignedResponseAlg
 	return &client{app: app, cfg: cfg, base: "/t/" + info.tenant.Slug}, nil
 }
 
@@ -270,9 +274,8 @@ func (s *storage) TerminateSession(ctx context.Context, userID, clientID string)
 }
 
 // TerminateSessionFromRequest ends the browser's Tessera session (the
-// logout is of the person, not just of one application), revokes the
-// grants that came from it and tells the applications that asked for
-// back-channel logout. It returns where the browser goes next.
+// logout is of the person, not just of one application) when the
+// id_token_hint names its user. It returns where the browser goes next.
 func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
 	info := infoFrom(ctx)
 	next := req.RedirectURI
@@ -294,7 +297,9 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 		// come from any page (a logout CSRF): the session stays.
 		return next, nil
 	}
-	if err := s.h.endSession(ctx, info.tenant, ses); err != nil {
+	// Signing out ends the grants of the session and notifies the
+	// applications (see SessionsEnded).
+	if err := s.h.Sessions.SignOut(ctx, ses); err != nil {
 		return "", err
 	}
 	return next, nil

@@ -291,6 +291,7 @@ func (s *Server) routes(mk *keys.MasterKey) (http.Handler, error) {
 		return nil, err
 	}
 	provider.Routes(mux)
+	s.Sessions.OnEnd = provider.SessionsEnded
 	pageMux := http.NewServeMux()
 	pages.Routes(pageMux)
 	idp.Routes(pageMux)

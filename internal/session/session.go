@@ -75,8 +75,8 @@ type Store interface {
 	ListSessions(ctx context.Context, t tenant.ID, u user.ID) ([]Session, error)
 	DeleteSession(ctx context.Context, t tenant.ID, id ID) (*Session, error)
 	// DeleteUserSessions ends every session of u but keep (which may be
-	// empty) and returns how many ended.
-	DeleteUserSessions(ctx context.Context, t tenant.ID, u user.ID, keep ID) (int, error)
+	// empty) and returns the ids of those that ended.
+	DeleteUserSessions(ctx context.Context, t tenant.ID, u user.ID, keep ID) ([]ID, error)
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 	// MarkSessionsEnded and SessionsEpoch let caching processes learn of
 	// sessions ended by another process (a CLI command beside the server).
@@ -103,6 +103,10 @@ type Service struct {
 	// Cache, when set, answers Validate from memory (see Cache for when
 	// that is right).
 	Cache *Cache
+	// OnEnd, when set, runs inside the transaction that ends sessions
+	// (sign-out, revocation, the user's suspension): the OpenID provider
+	// revokes what those sessions gave and schedules back-channel logout.
+	OnEnd func(ctx context.Context, t tenant.ID, ids []ID) error
 
 	activity activity
 }
@@ -166,9 +170,15 @@ func (s *Service) FlushActivity(ctx context.Context) error {
 	})
 }
 
-// ended drops cached sessions once a change that ends sessions commits,
-// here at once and in other processes within a WatchEpoch period.
-func (s *Service) ended(ctx context.Context) error {
+// ended tells the protocols that sessions ids of tenant t ended (inside the
+// change's transaction), and drops cached sessions once it commits, here at
+// once and in other processes within a WatchEpoch period.
+func (s *Service) ended(ctx context.Context, t tenant.ID, ids []ID) error {
+	if s.OnEnd != nil && len(ids) > 0 {
+		if err := s.OnEnd(ctx, t, ids); err != nil {
+			return err
+		}
+	}
 	if s.Cache == nil {
 		return nil
 	}
@@ -340,7 +350,7 @@ func (s *Service) Revoke(ctx context.Context, sc tenant.Scope, u user.ID, sid ID
 		if err != nil {
 			return err
 		}
-		if err := s.ended(ctx); err != nil {
+		if err := s.ended(ctx, sc.Tenant, []ID{sid}); err != nil {
 			return err
 		}
 		if ses.User != u {
@@ -360,7 +370,7 @@ func (s *Service) SignOut(ctx context.Context, ses *Session) error {
 			}
 			return err
 		}
-		if err := s.ended(ctx); err != nil {
+		if err := s.ended(ctx, ses.Tenant, []ID{ses.ID}); err != nil {
 			return err
 		}
 		return s.Store.AppendEvent(ctx, audit.New(ctx, string(ses.Tenant), s.Now(), "session.signed_out", "user", string(ses.User),
@@ -386,11 +396,12 @@ func (s *Service) RevokeAll(ctx context.Context, sc tenant.Scope, u user.ID, kee
 }
 
 func (s *Service) revokeAll(ctx context.Context, t tenant.ID, u user.ID, keep ID, reason string) (int, error) {
-	n, err := s.Store.DeleteUserSessions(ctx, t, u, keep)
+	ids, err := s.Store.DeleteUserSessions(ctx, t, u, keep)
+	n := len(ids)
 	if err != nil || n == 0 {
 		return n, err
 	}
-	if err := s.ended(ctx); err != nil {
+	if err := s.ended(ctx, t, ids); err != nil {
 		return n, err
 	}
 	return n, s.Store.AppendEvent(ctx, audit.New(ctx, string(t), s.Now(), "session.revoked_all", "user", string(u),
@@ -404,7 +415,7 @@ func (s *Service) revokeAll(ctx context.Context, t tenant.ID, u user.ID, keep ID
 func (s *Service) UserChanged(ctx context.Context, t tenant.ID, uid user.ID) error {
 	u, err := s.Store.User(ctx, t, uid)
 	if errors.Is(err, user.ErrNotFound) {
-		return s.ended(ctx) // the user's sessions went with the row
+		return s.ended(ctx, t, nil) // the user's sessions, and grants, went with the row
 	}
 	if err != nil {
 		return err

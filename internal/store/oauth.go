@@ -139,6 +139,16 @@ func (db *DB) Grant(ctx context.Context, t tenant.ID, id grant.ID) (*grant.Grant
 	return scanGrant(db.r(ctx).QueryRowContext(ctx, `SELECT `+grantCols+` FROM oauth_grants WHERE tenant_id = $1 AND id = $2`, t, id))
 }
 
+// SessionGrants lists the live grants of a session.
+func (db *DB) SessionGrants(ctx context.Context, t tenant.ID, sid session.ID) ([]grant.Grant, error) {
+	rows, err := db.r(ctx).QueryContext(ctx, `SELECT `+grantCols+` FROM oauth_grants
+		WHERE tenant_id = $1 AND session_id = $2 AND revoked_at IS NULL ORDER BY id`, t, sid)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanGrant)
+}
+
 // RevokeGrants revokes the live grants that match, and their tokens.
 func (db *DB) RevokeGrants(ctx context.Context, t tenant.ID, m grant.GrantMatch, now time.Time, reason string) ([]grant.Grant, error) {
 	var out []grant.Grant

@@ -23,6 +23,7 @@ type oidcRow struct {
 	JWKS                             json.RawMessage `json:"jwks,omitempty"`
 	JWKSURI                          string          `json:"jwks_uri,omitempty"`
 	AccessTokenFormat                string          `json:"access_token_format"`
+	IDTokenSignedResponseAlg         string          `json:"id_token_signed_response_alg,omitempty"`
 	AccessTokenLifetimeSeconds       int             `json:"access_token_lifetime_seconds"`
 	RefreshTokenLifetimeSeconds      int             `json:"refresh_token_lifetime_seconds"`
 	IDTokenLifetimeSeconds           int             `json:"id_token_lifetime_seconds"`
@@ -43,7 +44,7 @@ func oidcRowOf(c *access.OIDCClient) oidcRow {
 	r := oidcRow{Type: c.Type, RedirectURIs: orEmpty(c.RedirectURIs), PostLogoutRedirectURIs: orEmpty(c.PostLogoutRedirectURIs),
 		GrantTypes: orEmpty(c.GrantTypes), Scopes: orEmpty(c.Scopes), TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		RequirePKCE: c.RequirePKCE, JWKSURI: c.JWKSURI, AccessTokenFormat: c.AccessTokenFormat,
-		AccessTokenLifetimeSeconds: c.AccessTokenLifetimeSeconds, RefreshTokenLifetimeSeconds: c.RefreshTokenLifetimeSeconds,
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, AccessTokenLifetimeSeconds: c.AccessTokenLifetimeSeconds, RefreshTokenLifetimeSeconds: c.RefreshTokenLifetimeSeconds,
 		IDTokenLifetimeSeconds: c.IDTokenLifetimeSeconds, RequireConsent: c.RequireConsent, BackChannelLogoutURI: c.BackChannelLogoutURI,
 		BackChannelLogoutSessionRequired: c.BackChannelLogoutSessionRequired, ProfileClaims: orEmpty(c.ProfileClaims)}
 	if c.JWKS != "" {
@@ -57,6 +58,10 @@ func (r oidcRow) apply(c *access.OIDCClient) {
 	c.GrantTypes, c.Scopes, c.TokenEndpointAuthMethod = orEmpty(r.GrantTypes), orEmpty(r.Scopes), r.TokenEndpointAuthMethod
 	c.RequirePKCE, c.JWKS, c.JWKSURI = r.RequirePKCE, string(r.JWKS), r.JWKSURI
 	c.AccessTokenFormat, c.AccessTokenLifetimeSeconds = r.AccessTokenFormat, r.AccessTokenLifetimeSeconds
+	c.IDTokenSignedResponseAlg = r.IDTokenSignedResponseAlg
+	if c.IDTokenSignedResponseAlg == "" {
+		c.IDTokenSignedResponseAlg = "RS256" // clients stored before the setting existed
+	}
 	c.RefreshTokenLifetimeSeconds, c.IDTokenLifetimeSeconds = r.RefreshTokenLifetimeSeconds, r.IDTokenLifetimeSeconds
 	c.RequireConsent, c.BackChannelLogoutURI = r.RequireConsent, r.BackChannelLogoutURI
 	c.BackChannelLogoutSessionRequired, c.ProfileClaims = r.BackChannelLogoutSessionRequired, orEmpty(r.ProfileClaims)

@@ -38,7 +38,7 @@ func TestOIDCClientRows(t *testing.T) {
 			RedirectURIs: []string{"https://a.example/cb"}, PostLogoutRedirectURIs: []string{},
 			GrantTypes: []string{access.GrantAuthorizationCode}, Scopes: []string{"openid"},
 			TokenEndpointAuthMethod: access.AuthPrivateKeyJWT, RequirePKCE: true, JWKS: `{"keys":[{"kty":"EC","x":"a","y":"b"}]}`,
-			AccessTokenFormat: access.TokenFormatJWT, AccessTokenLifetimeSeconds: 900, RefreshTokenLifetimeSeconds: 0,
+			AccessTokenFormat: access.TokenFormatJWT, IDTokenSignedResponseAlg: "ES256", AccessTokenLifetimeSeconds: 900, RefreshTokenLifetimeSeconds: 0,
 			IDTokenLifetimeSeconds: 300, RequireConsent: true, BackChannelLogoutURI: "https://a.example/bcl",
 			BackChannelLogoutSessionRequired: true, ProfileClaims: []string{"employee_number"},
 			SecretDigest: "digest-1", PreviousSecretDigest: "digest-0", PreviousSecretExpires: t0.Add(time.Hour),

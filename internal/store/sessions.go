@@ -73,8 +73,21 @@ func (db *DB) DeleteSession(ctx context.Context, t tenant.ID, id session.ID) (*s
 }
 
 // DeleteUserSessions ends every session of u but keep.
-func (db *DB) DeleteUserSessions(ctx context.Context, t tenant.ID, u user.ID, keep session.ID) (int, error) {
-	return affected(db.w(ctx).ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND id <> $3`, t, u, keep))
+func (db *DB) DeleteUserSessions(ctx context.Context, t tenant.ID, u user.ID, keep session.ID) ([]session.ID, error) {
+	rows, err := db.w(ctx).QueryContext(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND user_id = $2 AND id <> $3 RETURNING id`, t, u, keep)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []session.ID
+	for rows.Next() {
+		var id session.ID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // DeleteExpiredSessions removes sessions past either timeout.
