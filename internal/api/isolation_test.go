@@ -1243,6 +1243,20 @@ func isoRows() []isoRow {
 					t.Errorf("%s shows a secret: %s", c.path, res.Body)
 				}
 			}},
+		{pattern: "GET /api/v1/applications/{id}/oidc/setup", need: isoRead, targets: isoCfgTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				return isoCall{path: v1 + "/applications/" + f.freshOIDCApp(t, target, true) + "/oidc/setup", at: f.scope[target]}
+			},
+			expect: isoReach(http.StatusOK),
+			check: func(t *testing.T, _ *isoFixture, _ isoPrincipal, _ string, c isoCall, res testkit.Response) {
+				m := res.JSON(t)
+				if !strings.Contains(c.path, m["application_id"].(string)) {
+					t.Errorf("%s answered another application's setup: %s", c.path, res.Body)
+				}
+				if _, ok := m["client_secret"]; ok {
+					t.Errorf("%s shows a secret: %s", c.path, res.Body)
+				}
+			}},
 		{pattern: "POST /api/v1/applications/{id}/oidc", need: isoAdmin, targets: isoCfgTargets,
 			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
 				app := f.freshOIDCApp(t, target, false)

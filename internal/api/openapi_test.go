@@ -1816,6 +1816,10 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	x.do(200, "replaceApplicationOIDC", put, oidcPath, admin, oidcCfg)
 	x.do(200, "rotateApplicationOIDCSecret", post, oidcPath+"/secret", admin, map[string]any{"previous_secret_valid_seconds": 3600})
 	x.do(200, "showApplicationOIDC", get, oidcPath, ro, nil) // the previous secret's end
+	x.do(200, "showApplicationOIDCSetup", get, oidcPath+"/setup", ro, nil)
+	x.do(200, "showApplicationOIDCSetup", get, oidcPath+"/setup", scoped, nil)
+	x.do(401, "showApplicationOIDCSetup", get, oidcPath+"/setup", "", nil)
+	x.do(404, "showApplicationOIDCSetup", get, "/api/v1/applications/"+expenses+"/oidc/setup", ro, nil) // a saml application
 	x.do(400, "rotateApplicationOIDCSecret", post, oidcPath+"/secret", admin, map[string]any{"previous_secret_valid_seconds": 604801})
 	x.do(403, "rotateApplicationOIDCSecret", post, oidcPath+"/secret", scoped, map[string]any{})
 	x.do(404, "rotateApplicationOIDCSecret", post, "/api/v1/applications/app_missing/oidc/secret", admin, map[string]any{})

@@ -91,6 +91,7 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("PUT /api/v1/applications/{id}/oidc", h(administer, a.replaceApplicationOIDC))
 	mux.Handle("DELETE /api/v1/applications/{id}/oidc", h(administer, a.deleteApplicationOIDC))
 	mux.Handle("POST /api/v1/applications/{id}/oidc/secret", h(administer, a.rotateApplicationOIDCSecret))
+	mux.Handle("GET /api/v1/applications/{id}/oidc/setup", h(read, a.showApplicationOIDCSetup))
 
 	mux.Handle("GET /api/v1/business-roles", h(read, a.listBusinessRoles))
 	mux.Handle("POST /api/v1/business-roles", h(administer, a.idempotent(a.createBusinessRole)))
