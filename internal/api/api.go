@@ -14,6 +14,7 @@ import (
 	"github.com/tessera-iam/tessera/internal/apitoken"
 	"github.com/tessera-iam/tessera/internal/audit"
 	"github.com/tessera-iam/tessera/internal/errkind"
+	"github.com/tessera-iam/tessera/internal/grant"
 	"github.com/tessera-iam/tessera/internal/group"
 	"github.com/tessera-iam/tessera/internal/idempotency"
 	"github.com/tessera-iam/tessera/internal/keys"
@@ -33,6 +34,7 @@ type API struct {
 	Audit       *audit.Service
 	Sessions    *session.Service
 	Keys        *keys.Service
+	Grants      *grant.Service
 	Idempotency idempotency.Store
 	Log         *slog.Logger
 	Now         func() time.Time

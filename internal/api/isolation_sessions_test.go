@@ -8,6 +8,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/tessera-iam/tessera/internal/access"
 	"github.com/tessera-iam/tessera/internal/id"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/tenant"
@@ -116,11 +117,54 @@ func isoOwnOnly(ok int) func(isoPrincipal, string, isoCall) int {
 
 var isoOwnTargets = append(append([]string{}, isoIDTargets...), "o1/o2", "o1/missing")
 
+// isoConsented makes a user of target's scope who has consented to the
+// fixture application of that tenant and returns both ("missing": ids that
+// exist nowhere). stable hands out one per target whatever the mode.
+func (f *isoFixture) isoConsented(t *testing.T, target string, stable bool) (string, string) {
+	t.Helper()
+	key := "consented/" + target
+	dry := f.dry
+	if stable {
+		key, f.dry = "consented-stable/"+target, true
+	}
+	v := f.isoFresh(key, func() string {
+		s := f.scope[target]
+		if s.tenant == "" {
+			return id.New("usr", time.Now()) + "|" + id.New("app", time.Now())
+		}
+		u := f.isoSignInUser(t, target)
+		app := map[string]string{"A": f.app["cfg"], "B": f.app["b"]}[s.tenant]
+		isoCheck(t, f.env.Server.Grants.GiveConsent(f.ctx, f.tenantID[s.tenant], u.ID, access.AppID(app), []string{"openid"}))
+		return string(u.ID) + "|" + app
+	})
+	f.dry = dry
+	uid, app, _ := strings.Cut(v, "|")
+	return uid, app
+}
+
 func isoSessionRows() []isoRow {
 	const v1 = "/api/v1"
 	orgPolicy := map[string]any{"mfa": "optional", "branding": map[string]any{"name": "Acme", "logo_url": "https://acme.example/logo.svg",
 		"primary_color": "#1a4d8f", "background_color": "#ffffff"}}
 	return []isoRow{
+		{pattern: "GET /api/v1/users/{id}/consents", need: isoRead, targets: isoIDTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				uid, _ := f.isoConsented(t, target, true)
+				return isoCall{path: v1 + "/users/" + uid + "/consents", at: f.scope[target]}
+			},
+			expect: isoReach(http.StatusOK),
+			check: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string, _ isoCall, res testkit.Response) {
+				_, app := f.isoConsented(t, target, true)
+				if !strings.Contains(string(res.Body), `"application_id":"`+app+`"`) || len(isoItems(t, res)) != 1 {
+					t.Errorf("consents of a user who consented once: %s", res.Body)
+				}
+			}},
+		{pattern: "DELETE /api/v1/users/{id}/consents/{application_id}", need: isoManage, targets: isoIDTargets,
+			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
+				uid, app := f.isoConsented(t, target, false)
+				return isoCall{path: v1 + "/users/" + uid + "/consents/" + app, at: f.scope[target]}
+			},
+			expect: isoReach(http.StatusNoContent)},
 		{pattern: "GET /api/v1/users/{id}/sessions", need: isoRead, targets: isoIDTargets,
 			request: func(t *testing.T, f *isoFixture, _ isoPrincipal, target string) isoCall {
 				uid, _ := f.isoSigned(t, target, true)

@@ -1817,6 +1817,18 @@ func TestOpenAPIResponseShapes(t *testing.T) {
 	x.do(200, "rotateApplicationOIDCSecret", post, oidcPath+"/secret", admin, map[string]any{"previous_secret_valid_seconds": 3600})
 	x.do(200, "showApplicationOIDC", get, oidcPath, ro, nil) // the previous secret's end
 	x.do(200, "showApplicationOIDCSetup", get, oidcPath+"/setup", ro, nil)
+	if err := e.Server.Grants.GiveConsent(t.Context(), ten.ID, user.ID(adaID), access.AppID(app), []string{"openid", "email"}); err != nil {
+		t.Fatal(err)
+	}
+	x.do(200, "listUserConsents", get, "/api/v1/users/"+adaID+"/consents", scoped, nil)
+	x.do(200, "listUserConsents", get, "/api/v1/users/"+bobID+"/consents", ro, nil) // none
+	x.do(400, "listUserConsents", get, "/api/v1/users/"+adaID+"/consents?limit=1", ro, nil)
+	x.do(404, "listUserConsents", get, "/api/v1/users/usr_missing/consents", ro, nil)
+	x.do(401, "listUserConsents", get, "/api/v1/users/"+adaID+"/consents", "", nil)
+	x.do(403, "revokeUserConsent", del, "/api/v1/users/"+adaID+"/consents/"+app, ro, nil)
+	x.do(401, "revokeUserConsent", del, "/api/v1/users/"+adaID+"/consents/"+app, "", nil)
+	x.do(204, "revokeUserConsent", del, "/api/v1/users/"+adaID+"/consents/"+app, admin, nil)
+	x.do(404, "revokeUserConsent", del, "/api/v1/users/"+adaID+"/consents/"+app, admin, nil)
 	x.do(200, "showApplicationOIDCSetup", get, oidcPath+"/setup", scoped, nil)
 	x.do(401, "showApplicationOIDCSetup", get, oidcPath+"/setup", "", nil)
 	x.do(404, "showApplicationOIDCSetup", get, "/api/v1/applications/"+expenses+"/oidc/setup", ro, nil) // a saml application

@@ -56,6 +56,8 @@ func (a *API) Routes(mux Mux) {
 	mux.Handle("GET /api/v1/users/{id}/sessions", h(read, a.listUserSessions))
 	mux.Handle("DELETE /api/v1/users/{id}/sessions", h(manageUser, a.revokeUserSessions))
 	mux.Handle("DELETE /api/v1/users/{id}/sessions/{session_id}", h(manageUser, a.revokeUserSession))
+	mux.Handle("GET /api/v1/users/{id}/consents", h(read, a.listUserConsents))
+	mux.Handle("DELETE /api/v1/users/{id}/consents/{application_id}", h(manageUser, a.revokeUserConsent))
 	mux.Handle("GET /api/v1/users/{id}/factors", h(read, a.listUserFactors))
 	mux.Handle("DELETE /api/v1/users/{id}/factors", h(manageUser, a.resetUserFactors))
 	mux.Handle("DELETE /api/v1/users/{id}/factors/{factor_id}", h(manageUser, a.deleteUserFactor))

@@ -3,11 +3,13 @@ package grant
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/tessera-iam/tessera/internal/access"
 	"github.com/tessera-iam/tessera/internal/audit"
+	"github.com/tessera-iam/tessera/internal/errkind"
 	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/user"
 )
@@ -24,7 +26,7 @@ type Consent struct {
 }
 
 // ErrConsentNotFound: the user has not consented to the application.
-var ErrConsentNotFound = errors.New("no consent")
+var ErrConsentNotFound = fmt.Errorf("consent %w", errkind.NotFound)
 
 // Consented reports whether u has agreed to give app every scope asked.
 func (s *Service) Consented(ctx context.Context, t tenant.ID, u user.ID, app access.AppID, scopes []string) (bool, error) {

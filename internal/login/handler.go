@@ -17,6 +17,7 @@ import (
 
 	"github.com/tessera-iam/tessera/internal/access"
 	"github.com/tessera-iam/tessera/internal/audit"
+	"github.com/tessera-iam/tessera/internal/grant"
 	"github.com/tessera-iam/tessera/internal/mail"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/tenant"
@@ -41,9 +42,12 @@ type Handler struct {
 	Users    *user.Service
 	Access   *access.Service
 	Sessions *session.Service
-	Mail     Mailer
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Grants lists and takes back the user's consent to third-party
+	// applications on the security page.
+	Grants *grant.Service
+	Mail   Mailer
+	Log    *slog.Logger
+	Now    func() time.Time
 	// PublicURL is the external base URL (scheme://host[:port]); links in
 	// mail, the WebAuthn relying party and the return-URL check use it,
 	// never the request's Host header.
@@ -288,6 +292,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /t/{tenant}/security/recovery-codes", h.signedIn(h.regenerateCodes))
 	mux.Handle("POST /t/{tenant}/security/sessions/{session}/revoke", h.signedIn(h.revokeSession))
 	mux.Handle("POST /t/{tenant}/security/sessions/revoke-all", h.signedIn(h.signOutEverywhere))
+	mux.Handle("POST /t/{tenant}/security/consents/{app}/revoke", h.signedIn(h.revokeConsent))
 }
 
 func cacheStatic(next http.Handler) http.Handler {

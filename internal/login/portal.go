@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tessera-iam/tessera/internal/access"
@@ -227,6 +228,15 @@ type securityView struct {
 	Required  bool
 	Sessions  []session.Session
 	Current   session.ID
+	Consents  []consentView
+}
+
+// consentView is an application the user has let have their details.
+type consentView struct {
+	App    access.AppID
+	Name   string
+	Scopes string
+	Since  time.Time
 }
 
 func (h *Handler) securityPage(q *req) error {
@@ -251,8 +261,13 @@ func (h *Handler) showSecurity(q *req, status int, d pageData) error {
 	if err != nil {
 		return err
 	}
+	cs, err := h.consents(q)
+	if err != nil {
+		return err
+	}
 	d.Title = "Security"
-	d.Data = securityView{Rules: h.passwordRules(q), Factors: fs, CodesLeft: left, Required: req, Sessions: ss, Current: q.ses.ID}
+	d.Data = securityView{Rules: h.passwordRules(q), Factors: fs, CodesLeft: left, Required: req, Sessions: ss, Current: q.ses.ID,
+		Consents: cs}
 	h.render(q, status, "security", d)
 	return nil
 }
@@ -330,6 +345,35 @@ func (h *Handler) revokeSession(q *req) error {
 	return h.securityDone(q, "session-revoked")
 }
 
+// consents lists the applications the user has consented to, by name.
+func (h *Handler) consents(q *req) ([]consentView, error) {
+	cs, err := h.Grants.Consents(q.ctx(), q.tenant.ID, q.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []consentView
+	for _, c := range cs {
+		a, err := h.Access.Application(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, c.App)
+		if errors.Is(err, access.ErrAppNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, consentView{App: c.App, Name: a.Name, Scopes: strings.Join(c.Scopes, ", "), Since: c.Created})
+	}
+	return out, nil
+}
+
+// revokeConsent takes back the user's consent to an application, which
+// ends what the application was given.
+func (h *Handler) revokeConsent(q *req) error {
+	if _, err := h.Grants.RevokeConsent(q.ctx(), q.tenant.ID, q.user.ID, access.AppID(q.r.PathValue("app"))); err != nil {
+		return err
+	}
+	return h.securityDone(q, "consent-revoked")
+}
+
 // signOutEverywhere ends every session of the user, this one too.
 func (h *Handler) signOutEverywhere(q *req) error {
 	if _, err := h.Sessions.RevokeAll(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, q.user.ID, "", "user signed out everywhere"); err != nil {
@@ -351,6 +395,7 @@ var notices = map[string]string{
 	"totp-added":        "Authenticator app added.",
 	"factor-removed":    "Factor removed.",
 	"session-revoked":   "Signed out there.",
+	"consent-revoked":   "Access taken back. The application must ask you again.",
 }
 
 func noticeText(q *req) string { return notices[q.r.URL.Query().Get("notice")] }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -79,6 +81,52 @@ func testCodeFlow(t *testing.T, alg string) {
 		next, err := conf.TokenSource(ctx, tok).Token()
 		if err != nil || next.RefreshToken == "" || next.RefreshToken == old || next.AccessToken == tok.AccessToken {
 			t.Fatalf("refresh: %v", err)
+		}
+	})
+}
+
+// TestConsentTakenBack shows a third-party application's consent on the
+// user's Security page; taking it back there ends what the application
+// was given (its refresh token fails) and the next sign-in asks again.
+func TestConsentTakenBack(t *testing.T) {
+	eachOP(t, func(t *testing.T, e *op) {
+		c := e.newClient(t, "Partner analytics", redirect, func(c *access.OIDCClient) { c.RequireConsent = true })
+		bob := e.newUser(t, "bob", "")
+		e.assign(t, c.app.ID, bob)
+		ctx := oidc.ClientContext(context.Background(), http.DefaultClient)
+		provider, err := oidc.NewProvider(ctx, e.issuer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := &oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.secret, Endpoint: provider.Endpoint(),
+			RedirectURL: redirect, Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}}
+		b := e.browser(t)
+		verifier := oauth2.GenerateVerifier()
+		a := b.authorize(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), "bob")
+		back, _ := url.Parse(a.location)
+		tok, err := conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := b.get(e.issuer() + "/security")
+		m := csrfField.FindStringSubmatch(page.body)
+		if page.status != http.StatusOK || m == nil || !strings.Contains(page.body, "Partner analytics") {
+			t.Fatalf("the security page does not list the consent: %d %.500s", page.status, page.body)
+		}
+		res := b.post(e.issuer()+"/security/consents/"+string(c.app.ID)+"/revoke", url.Values{"csrf": {m[1]}})
+		if res.status != http.StatusSeeOther {
+			t.Fatalf("take back: %d %.300s", res.status, res.body)
+		}
+		tok.Expiry = time.Now().Add(-time.Hour)
+		if _, err := conf.TokenSource(ctx, tok).Token(); err == nil {
+			t.Fatal("the refresh token still works after consent was taken back")
+		}
+		again := b.get(conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)))
+		for again.status == http.StatusFound || again.status == http.StatusSeeOther {
+			again = b.get(again.location)
+		}
+		if !strings.Contains(again.body, `name="decision"`) {
+			t.Fatalf("the next sign-in does not ask for consent again: %d %.300s", again.status, again.body)
 		}
 	})
 }

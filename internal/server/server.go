@@ -265,10 +265,10 @@ func (s *Server) routes(mk *keys.MasterKey) (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	a := &api.API{Tenants: s.Tenants, Users: s.Users, Groups: s.Groups, Tokens: s.Tokens, Access: s.Access, Audit: s.Audit, Sessions: s.Sessions,
-		Keys: s.Keys, Idempotency: s.db, Log: s.log, Now: s.now, MaxBody: s.cfg.MaxBodyBytes,
+		Keys: s.Keys, Grants: s.Grants, Idempotency: s.db, Log: s.log, Now: s.now, MaxBody: s.cfg.MaxBodyBytes,
 		PublicURL: s.cfg.BaseURL()}
 	a.Routes(mux)
-	pages, err := login.New(login.Handler{Tenants: s.Tenants, Users: s.Users, Access: s.Access, Sessions: s.Sessions,
+	pages, err := login.New(login.Handler{Tenants: s.Tenants, Users: s.Users, Access: s.Access, Sessions: s.Sessions, Grants: s.Grants,
 		Mail: s.mail, Log: s.log, Now: s.now, PublicURL: s.cfg.BaseURL(), RatePerMinute: s.cfg.SignInRate, CSRFKey: []byte(mk.Digester("csrf").Digest("key"))})
 	if err != nil {
 		return nil, err
