@@ -140,6 +140,10 @@ type Store interface {
 	DeleteConsent(ctx context.Context, t tenant.ID, u user.ID, app access.AppID) (bool, error)
 	ListConsents(ctx context.Context, t tenant.ID, u user.ID) ([]Consent, error)
 
+	// RecordAssertion records a client assertion's id until expires;
+	// ErrAssertionReplay when it is recorded and live.
+	RecordAssertion(ctx context.Context, t tenant.ID, clientID, jti string, expires, now time.Time) error
+
 	// DeleteExpiredOAuth forgets requests, tokens and grants that ended
 	// before now (grants once their tokens are gone).
 	DeleteExpiredOAuth(ctx context.Context, now time.Time) (int, error)

@@ -37,9 +37,10 @@ type Request struct {
 	Params  Params
 	// CodeUsed is set once the code was redeemed; the record stays until
 	// it expires so that a second redemption is recognised.
-	CodeUsed time.Time
-	Created  time.Time
-	Expires  time.Time
+	CodeUsed    time.Time
+	CodeExpires time.Time
+	Created     time.Time
+	Expires     time.Time
 }
 
 // Params are the request's parameters and, once the user has signed in
@@ -108,29 +109,41 @@ func (s *Service) SaveCode(ctx context.Context, t tenant.ID, rid RequestID, code
 	return s.Store.SetOAuthCode(ctx, t, rid, Hash(code), s.Now().Add(CodeLifetime))
 }
 
-// Redeem uses up a code and returns its request. A code presented again
-// revokes every grant its first redemption created (RFC 6749 §4.1.2,
-// RFC 9700 §4.5.1) and fails.
-func (s *Service) Redeem(ctx context.Context, t tenant.ID, code string) (*Request, error) {
-	h := Hash(code)
-	r, err := s.Store.RedeemOAuthCode(ctx, t, h, s.Now())
-	if !errors.Is(err, ErrCodeInvalid) {
-		return r, err
-	}
-	prev, perr := s.Store.OAuthRequestByCode(ctx, t, h)
-	if perr != nil || prev.CodeUsed.IsZero() {
-		return nil, ErrCodeInvalid // unknown or expired, not replayed
-	}
-	if _, err := s.revoke(ctx, t, GrantMatch{Request: prev.ID}, ReasonCodeReplay); err != nil {
+// CodeRequest returns the request of a live, unused code without using it
+// up: the token endpoint checks the client and PKCE first, and Issue uses
+// the code up with the grant it creates, so a request that fails those
+// checks leaves the code to its rightful client. A code presented after
+// its use is a replay (see replayed).
+func (s *Service) CodeRequest(ctx context.Context, t tenant.ID, code string) (*Request, error) {
+	r, err := s.Store.OAuthRequestByCode(ctx, t, Hash(code))
+	switch {
+	case errors.Is(err, ErrRequestNotFound):
+		return nil, ErrCodeInvalid
+	case err != nil:
 		return nil, err
+	case !r.CodeUsed.IsZero():
+		return nil, s.replayed(ctx, r)
+	case !s.Now().Before(r.CodeExpires):
+		return nil, ErrCodeInvalid
+	}
+	return r, nil
+}
+
+// replayed handles a code presented again after its use: every grant its
+// first redemption created is revoked (RFC 6749 §4.1.2, RFC 9700 §4.5.1),
+// and the attempt is audited. It answers ErrCodeInvalid.
+func (s *Service) replayed(ctx context.Context, prev *Request) error {
+	t := prev.Tenant
+	if _, err := s.revoke(ctx, t, GrantMatch{Request: prev.ID}, ReasonCodeReplay); err != nil {
+		return err
 	}
 	e := audit.New(ctx, string(t), s.Now(), ActionRevoke, audit.TargetApplication, string(prev.App),
 		map[string]any{"client_id": prev.Params.ClientID, "request_id": prev.ID, "reason": ReasonCodeReplay})
 	e.Outcome = audit.Failure
 	if err := s.Store.AppendEvent(ctx, e); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, ErrCodeInvalid
+	return ErrCodeInvalid
 }
 
 // Forget drops what a redeemed request no longer needs (state, nonce, the

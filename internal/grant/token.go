@@ -3,10 +3,12 @@ package grant
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tessera-iam/tessera/internal/access"
 	"github.com/tessera-iam/tessera/internal/audit"
+	"github.com/tessera-iam/tessera/internal/errkind"
 	"github.com/tessera-iam/tessera/internal/id"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/tenant"
@@ -30,9 +32,13 @@ type Issue struct {
 	User      user.ID
 	Session   session.ID
 	Request   RequestID
-	Scopes    []string
-	AuthTime  time.Time
-	AMR       []string
+	// Code, when set, is the authorization code being redeemed: Issue uses
+	// it up in its transaction, so of two redemptions one issues and the
+	// other is a replay that revokes what the first issued.
+	Code     string
+	Scopes   []string
+	AuthTime time.Time
+	AMR      []string
 	// Opaque issues an opaque access token rather than a JWT's id.
 	Opaque         bool
 	AccessLifetime time.Duration
@@ -61,6 +67,11 @@ func (s *Service) Issue(ctx context.Context, in Issue) (*Issued, error) {
 	now := s.Now()
 	out := &Issued{}
 	err := s.Store.InTx(ctx, func(ctx context.Context) error {
+		if in.Code != "" {
+			if _, err := s.Store.RedeemOAuthCode(ctx, in.Tenant, Hash(in.Code), now); err != nil {
+				return err
+			}
+		}
 		var gid ID
 		if in.User != "" {
 			g := &Grant{Tenant: in.Tenant, ID: ID(id.New("grt", now)), App: in.App, ClientID: in.ClientID, User: in.User,
@@ -86,6 +97,12 @@ func (s *Service) Issue(ctx context.Context, in Issue) (*Issued, error) {
 		}
 		return s.Store.AppendEvent(ctx, audit.New(ctx, string(in.Tenant), now, action, audit.TargetApplication, string(in.App), d))
 	})
+	if errors.Is(err, ErrCodeInvalid) && in.Code != "" {
+		// Another redemption won, or the code expired meanwhile.
+		if prev, perr := s.Store.OAuthRequestByCode(ctx, in.Tenant, Hash(in.Code)); perr == nil && !prev.CodeUsed.IsZero() {
+			return nil, s.replayed(ctx, prev)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +248,29 @@ func (s *Service) AccessToken(ctx context.Context, t tenant.ID, accessID string)
 		return nil, nil, err
 	}
 	return tok, g, nil
+}
+
+// MaxAssertionLifetime bounds how far ahead a client assertion may expire:
+// its id is remembered until then, and a long-lived assertion is a
+// long-lived credential.
+const MaxAssertionLifetime = 10 * time.Minute
+
+// ErrAssertionReplay refuses a client assertion used before.
+var ErrAssertionReplay = fmt.Errorf("client assertion already used: %w", errkind.Unauthenticated)
+
+// UseAssertion accepts a verified client assertion (RFC 7523 §3) of
+// clientID once: its jti is required and remembered until it expires
+// (OIDC Core §9: an assertion is used once), and it may not expire more
+// than MaxAssertionLifetime ahead.
+func (s *Service) UseAssertion(ctx context.Context, t tenant.ID, clientID, jti string, expires time.Time) error {
+	now := s.Now()
+	switch {
+	case jti == "" || len(jti) > 256:
+		return fmt.Errorf("client assertion needs a jti of 1 to 256 characters: %w", errkind.Unauthenticated)
+	case expires.After(now.Add(MaxAssertionLifetime)):
+		return fmt.Errorf("client assertion expires more than %s ahead: %w", MaxAssertionLifetime, errkind.Unauthenticated)
+	}
+	return s.Store.RecordAssertion(ctx, t, clientID, jti, expires, now)
 }
 
 // Revoke revokes a token that clientID presents (RFC 7009 §2.1): a refresh

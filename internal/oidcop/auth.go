@@ -11,6 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/tessera-iam/tessera/internal/access"
+	"github.com/tessera-iam/tessera/internal/grant"
 )
 
 // authenticateClient runs before the library at the token endpoint. It
@@ -50,9 +51,13 @@ func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, info 
 		return errors.New("use exactly one client authentication method")
 	}
 	if assertion != "" {
-		req, err := op.VerifyJWTAssertion(ctx, assertion, op.NewJWTProfileVerifier(&storage{h: h}, info.issuer, time.Hour, 5*time.Second))
+		req, err := op.VerifyJWTAssertion(ctx, assertion, op.NewJWTProfileVerifier(&storage{h: h}, info.issuer,
+			grant.MaxAssertionLifetime, 5*time.Second))
 		if err != nil {
 			return errors.New("invalid client assertion")
+		}
+		if err := h.Grants.UseAssertion(ctx, info.tenant.ID, req.Issuer, req.JWTID, req.ExpiresAt.AsTime()); err != nil {
+			return errors.New("invalid client assertion: used before, without a jti, or expiring too far ahead")
 		}
 		if clientID != "" && clientID != req.Issuer {
 			return errors.New("client_id does not match the client assertion")

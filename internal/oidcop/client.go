@@ -19,8 +19,8 @@ type client struct {
 
 var _ op.Client = (*client)(nil)
 
-func (c *client) GetID() string                  { return c.cfg.ClientID }
-func (c *client) RedirectURIs() []string         { return c.cfg.RedirectURIs }
+func (c *client) GetID() string                    { return c.cfg.ClientID }
+func (c *client) RedirectURIs() []string           { return c.cfg.RedirectURIs }
 func (c *client) PostLogoutRedirectURIs() []string { return c.cfg.PostLogoutRedirectURIs }
 
 // ApplicationType: a public client is a native or browser app; its
@@ -32,10 +32,14 @@ func (c *client) ApplicationType() op.ApplicationType {
 	return op.ApplicationTypeWeb
 }
 
-func (c *client) AuthMethod() oidc.AuthMethod          { return oidc.AuthMethod(c.cfg.TokenEndpointAuthMethod) }
-func (c *client) ResponseTypes() []oidc.ResponseType   { return []oidc.ResponseType{oidc.ResponseTypeCode} }
-func (c *client) LoginURL(id string) string            { return c.base + "/oauth2/login?id=" + id }
-func (c *client) IDTokenLifetime() time.Duration       { return time.Duration(c.cfg.IDTokenLifetimeSeconds) * time.Second }
+func (c *client) AuthMethod() oidc.AuthMethod { return oidc.AuthMethod(c.cfg.TokenEndpointAuthMethod) }
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (c *client) LoginURL(id string) string { return c.base + "/oauth2/login?id=" + id }
+func (c *client) IDTokenLifetime() time.Duration {
+	return time.Duration(c.cfg.IDTokenLifetimeSeconds) * time.Second
+}
 func (c *client) DevMode() bool                        { return false }
 func (c *client) IsScopeAllowed(scope string) bool     { return c.cfg.HasScope(scope) }
 func (c *client) ClockSkew() time.Duration             { return 0 }

@@ -76,7 +76,7 @@ func New(h Handler) (*Handler, error) {
 		h.LogoutClient = &http.Client{Timeout: 5 * time.Second}
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"consent", "error"} {
+	for _, name := range []string{"consent", "continue", "error"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", name, err)
@@ -163,9 +163,19 @@ func (h *Handler) serveProvider(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := audit.WithActor(context.WithValue(r.Context(), infoKey{}, info), audit.Actor{Type: "anonymous",
 		ClientIP: web.ClientIP(r.Context()), UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())})
-	if rest == "/"+pathToken {
+	switch rest {
+	case "/.well-known/openid-configuration":
+		if r.Method == http.MethodGet {
+			h.discovery(ctx, w, info)
+			return
+		}
+	case "/" + pathToken:
 		if err := h.authenticateClient(ctx, r, info); err != nil {
 			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+			return
+		}
+	case "/" + pathUserinfo:
+		if !h.checkUserinfoToken(ctx, w, r) {
 			return
 		}
 	}
@@ -206,6 +216,7 @@ type pageData struct {
 	Detail     string
 	RequestID  string
 	CSRF       string
+	Refresh    string // a URL the page moves on to at once
 	Data       any
 }
 

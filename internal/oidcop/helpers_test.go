@@ -2,6 +2,7 @@ package oidcop_test
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -134,6 +135,11 @@ func (b *browser) do(req *http.Request) *answer {
 	if loc, err := res.Location(); err == nil {
 		a.location = loc.String()
 	}
+	// A page that refreshes at once is, to a browser, a redirect (the
+	// provider's continue page); the tests see it as one.
+	if m := refreshMeta.FindStringSubmatch(a.body); a.status == http.StatusOK && m != nil {
+		a.status, a.location = http.StatusSeeOther, html.UnescapeString(m[1])
+	}
 	return a
 }
 
@@ -157,7 +163,10 @@ func (b *browser) post(u string, form url.Values) *answer {
 	return b.do(req)
 }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+var (
+	csrfField   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	refreshMeta = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]+)">`)
+)
 
 // authorize runs the browser part of the code flow from the authorization
 // URL u: it signs in as login when Tessera asks, allows consent when asked,

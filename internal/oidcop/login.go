@@ -130,15 +130,28 @@ func (h *Handler) complete(q *page, p *pendingLogin, ses *session.Session) error
 		return err
 	}
 	issuer := access.OIDCIssuer(h.PublicURL, q.tenant.Slug)
-	http.Redirect(q.w, q.r, access.NewOIDCEndpoints(issuer).Authorization+"/callback?id="+url.QueryEscape(string(p.r.ID)), http.StatusSeeOther)
+	callback := access.NewOIDCEndpoints(issuer).Authorization + "/callback?id=" + url.QueryEscape(string(p.r.ID))
+	// A page that moves on by itself rather than a redirect: the browser
+	// often arrives here in the redirects that follow a form (the password,
+	// the consent), and browsers hold a whole such chain to the form
+	// page's CSP form-action ('self'), which the redirect to the
+	// application would break. A refresh is a navigation of its own.
+	h.render(q, http.StatusOK, "continue", pageData{Title: "Signing you in", Refresh: callback,
+		Data: continueData{App: p.app.Name, URL: callback}})
 	return nil
+}
+
+// continueData is what the continue page shows.
+type continueData struct {
+	App string
+	URL string
 }
 
 // answerError sends the browser back to the client with an error
 // (OIDC Core §3.1.2.6).
 func (h *Handler) answerError(q *page, p *pendingLogin, e *oidc.Error) error {
 	ctx := op.ContextWithIssuer(q.ctx(), access.OIDCIssuer(h.PublicURL, q.tenant.Slug))
-	op.AuthRequestError(q.w, q.r.WithContext(ctx), authRequest{p.r}, e, h.provider)
+	op.AuthRequestError(q.w, q.r.WithContext(ctx), authRequest{r: p.r}, e, h.provider)
 	return nil
 }
 

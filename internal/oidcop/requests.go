@@ -9,8 +9,12 @@ import (
 	"github.com/tessera-iam/tessera/internal/grant"
 )
 
-// authRequest is an authorization request as the provider sees it.
-type authRequest struct{ r *grant.Request }
+// authRequest is an authorization request as the provider sees it, with
+// the code being redeemed at the token endpoint.
+type authRequest struct {
+	r    *grant.Request
+	code string
+}
 
 var _ op.AuthRequest = authRequest{}
 
@@ -51,12 +55,12 @@ type refreshRequest struct {
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)
 
-func (r *refreshRequest) GetAMR() []string           { return r.g.AMR }
-func (r *refreshRequest) GetAudience() []string      { return []string{r.g.ClientID} }
-func (r *refreshRequest) GetAuthTime() time.Time     { return r.g.AuthTime }
-func (r *refreshRequest) GetClientID() string        { return r.g.ClientID }
-func (r *refreshRequest) GetScopes() []string        { return r.scopes }
-func (r *refreshRequest) GetSubject() string         { return string(r.g.User) }
+func (r *refreshRequest) GetAMR() []string            { return r.g.AMR }
+func (r *refreshRequest) GetAudience() []string       { return []string{r.g.ClientID} }
+func (r *refreshRequest) GetAuthTime() time.Time      { return r.g.AuthTime }
+func (r *refreshRequest) GetClientID() string         { return r.g.ClientID }
+func (r *refreshRequest) GetScopes() []string         { return r.scopes }
+func (r *refreshRequest) GetSubject() string          { return string(r.g.User) }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
 
 // clientRequest is a client-credentials grant: the client acts for itself.

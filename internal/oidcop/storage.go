@@ -127,7 +127,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, ar *oidc.AuthRequest, _
 	if err != nil {
 		return nil, err
 	}
-	return authRequest{r}, nil
+	return authRequest{r: r}, nil
 }
 
 // AuthRequestByID serves the callback that issues the code: only to the
@@ -141,16 +141,18 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	if info.browser == "" || r.Browser != info.browser {
 		return nil, errNotFound{grant.ErrRequestNotFound}
 	}
-	return authRequest{r}, nil
+	return authRequest{r: r}, nil
 }
 
-// AuthRequestByCode redeems a code, once.
+// AuthRequestByCode finds a code's request; the library checks the
+// client and PKCE next, and issue uses the code up (see
+// grant.Service.CodeRequest).
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	r, err := s.h.Grants.Redeem(ctx, infoFrom(ctx).tenant.ID, code)
+	r, err := s.h.Grants.CodeRequest(ctx, infoFrom(ctx).tenant.ID, code)
 	if err != nil {
 		return nil, err
 	}
-	return authRequest{r}, nil
+	return authRequest{r: r, code: code}, nil
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -190,11 +192,12 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 			return "", "", time.Time{}, err
 		}
 		if reason != "" {
-			return "", "", time.Time{}, oidc.ErrAccessDenied().WithDescription("the user may not use this application")
+			// RFC 6749 §5.2: the grant is no longer good for this user.
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("the user may not use this application")
 		}
 		p := r.r.Params
 		out, err = s.h.Grants.Issue(ctx, grant.Issue{Tenant: t, App: c.app.ID, ClientID: c.cfg.ClientID,
-			GrantType: access.GrantAuthorizationCode, User: p.User, Session: p.Session, Request: r.r.ID, Scopes: p.Scopes,
+			GrantType: access.GrantAuthorizationCode, User: p.User, Session: p.Session, Request: r.r.ID, Code: r.code, Scopes: p.Scopes,
 			AuthTime: p.AuthTime, AMR: p.AMR, Opaque: c.cfg.AccessTokenFormat == access.TokenFormatOpaque,
 			AccessLifetime: seconds(c.cfg.AccessTokenLifetimeSeconds), Refresh: slices.Contains(p.Scopes, access.ScopeOfflineAccess) &&
 				c.cfg.HasGrant(access.GrantRefreshToken), RefreshLifetime: seconds(c.cfg.RefreshTokenLifetimeSeconds)})
@@ -214,6 +217,9 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 			AccessLifetime: seconds(c.cfg.AccessTokenLifetimeSeconds)})
 	default:
 		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
+	}
+	if errors.Is(err, grant.ErrCodeInvalid) {
+		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("invalid code")
 	}
 	if err != nil {
 		return "", "", time.Time{}, err

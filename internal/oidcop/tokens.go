@@ -64,9 +64,11 @@ type signingKey struct {
 	alg string
 }
 
-func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.SignatureAlgorithm(k.alg) }
-func (k signingKey) Key() any                                    { return k.s.Key }
-func (k signingKey) ID() string                                  { return string(k.s.ID) }
+func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm {
+	return jose.SignatureAlgorithm(k.alg)
+}
+func (k signingKey) Key() any   { return k.s.Key }
+func (k signingKey) ID() string { return string(k.s.ID) }
 
 // publicKey is a published key in the JWKS.
 type publicKey struct {

@@ -13,11 +13,12 @@ import (
 	"github.com/tessera-iam/tessera/internal/user"
 )
 
-const oauthRequestCols = `tenant_id, id, app_id, browser_hash, data, code_used_at, created_at, expires_at`
+const oauthRequestCols = `tenant_id, id, app_id, browser_hash, data, code_used_at, code_expires_at, created_at, expires_at`
 
 func scanOAuthRequest(row rowScanner) (*grant.Request, error) {
 	var r grant.Request
-	err := row.Scan(&r.Tenant, &r.ID, &r.App, &r.Browser, jsonCol{&r.Params}, timeCol{&r.CodeUsed}, timeCol{&r.Created}, timeCol{&r.Expires})
+	err := row.Scan(&r.Tenant, &r.ID, &r.App, &r.Browser, jsonCol{&r.Params}, timeCol{&r.CodeUsed}, timeCol{&r.CodeExpires},
+		timeCol{&r.Created}, timeCol{&r.Expires})
 	if err != nil {
 		return nil, notFound(err, grant.ErrRequestNotFound)
 	}
@@ -296,6 +297,24 @@ func (db *DB) ListConsents(ctx context.Context, t tenant.ID, u user.ID) ([]grant
 	return collect(rows, scanConsent)
 }
 
+// RecordAssertion records a client assertion's id until it expires;
+// grant.ErrAssertionReplay when a live record has it. ON CONFLICT rather
+// than a unique violation, which on PostgreSQL would abort the caller's
+// transaction.
+func (db *DB) RecordAssertion(ctx context.Context, t tenant.ID, clientID, jti string, expires, now time.Time) error {
+	n, err := affected(db.w(ctx).ExecContext(ctx, `INSERT INTO oauth_assertions (tenant_id, client_id, jti, expires_at)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (tenant_id, client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE oauth_assertions.expires_at <= $5`, t, clientID, jti, ts(expires), ts(now)))
+	if err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return grant.ErrAssertionReplay
+	}
+	return nil
+}
+
 // DeleteExpiredOAuth forgets expired requests and tokens, then grants that
 // have ended and have no tokens left.
 func (db *DB) DeleteExpiredOAuth(ctx context.Context, now time.Time) (int, error) {
@@ -303,6 +322,7 @@ func (db *DB) DeleteExpiredOAuth(ctx context.Context, now time.Time) (int, error
 	for _, stmt := range []string{
 		`DELETE FROM oauth_requests WHERE expires_at <= $1 AND (code_expires_at IS NULL OR code_expires_at <= $1)`,
 		`DELETE FROM oauth_tokens WHERE expires_at <= $1`,
+		`DELETE FROM oauth_assertions WHERE expires_at <= $1`,
 		`DELETE FROM oauth_grants WHERE (revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= $1))
 			AND NOT EXISTS (SELECT 1 FROM oauth_tokens k WHERE k.tenant_id = oauth_grants.tenant_id AND k.grant_id = oauth_grants.id)`,
 	} {

@@ -76,7 +76,19 @@ CREATE TABLE oauth_consents (
     FOREIGN KEY (tenant_id, app_id) REFERENCES applications (tenant_id, id) ON DELETE CASCADE
 );
 
+-- The ids (jti) of client assertions (private_key_jwt) already used, until
+-- they expire: an assertion authenticates once (OIDC Core §9).
+CREATE TABLE oauth_assertions (
+    tenant_id  TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    jti        TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, client_id, jti)
+);
+CREATE INDEX oauth_assertions_expiry_ix ON oauth_assertions (expires_at);
+
 -- +goose Down
+DROP TABLE oauth_assertions;
 DROP TABLE oauth_consents;
 DROP TABLE oauth_tokens;
 DROP TABLE oauth_grants;
