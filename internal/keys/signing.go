@@ -161,14 +161,34 @@ type Service struct {
 	mu sync.Mutex
 	// parsed caches opened private keys by tenant and key id: the key
 	// material of an id never changes, so a cached entry never goes stale.
-	// States do change and are always read from the store.
 	parsed map[cacheKey]*Signer
+	// active caches Active's answers for activeFor; rotations through this
+	// service count in gen, and an answer read across one is not kept.
+	active map[slotKey]activeEntry
+	gen    uint64
 }
 
 type cacheKey struct {
 	tenant tenant.ID
 	id     SigningKeyID
 }
+
+type slotKey struct {
+	tenant             tenant.ID
+	purpose, algorithm string
+}
+
+type activeEntry struct {
+	signer *Signer
+	until  time.Time
+}
+
+// activeFor is how long Active reuses the active key it read: every
+// signature would otherwise read the keys, which change only at rotation.
+// A rotation through this service shows at once, one by another node
+// within activeFor, which is harmless: the key it retired stays published
+// for the grace period, far longer.
+const activeFor = 5 * time.Second
 
 // maxCached bounds the cache; past it the cache starts over (a few
 // keys per tenant are in use at a time, so this is far beyond need).
@@ -254,13 +274,36 @@ func complete(ks []SigningKey) bool {
 }
 
 // Active returns the signer of the tenant's active key for purpose and
-// algorithm, creating the tenant's keys on first use.
+// algorithm, creating the tenant's keys on first use. What it read serves
+// again for activeFor.
 func (s *Service) Active(ctx context.Context, t tenant.ID, purpose, algorithm string) (*Signer, error) {
+	slot := slotKey{t, purpose, algorithm}
+	now := s.Now()
+	s.mu.Lock()
+	e, gen := s.active[slot], s.gen
+	s.mu.Unlock()
+	if e.signer != nil && now.Before(e.until) {
+		out := *e.signer
+		return &out, nil
+	}
 	ks, err := s.Published(ctx, t, purpose, algorithm)
 	if err != nil {
 		return nil, err
 	}
-	return s.signer(ks[0])
+	signer, err := s.signer(ks[0])
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.gen == gen {
+		if s.active == nil || len(s.active) >= maxCached {
+			s.active = map[slotKey]activeEntry{}
+		}
+		s.active[slot] = activeEntry{signer: signer, until: now.Add(activeFor)}
+	}
+	s.mu.Unlock()
+	out := *signer
+	return &out, nil
 }
 
 // signer opens k's private key, from the cache when it was opened before.
@@ -377,6 +420,10 @@ func (s *Service) Rotate(ctx context.Context, sc tenant.Scope, purpose, algorith
 	if err != nil {
 		return nil, fmt.Errorf("rotate %s %s signing keys: %w", purpose, algorithm, err)
 	}
+	s.mu.Lock()
+	delete(s.active, slotKey{t, purpose, algorithm})
+	s.gen++
+	s.mu.Unlock()
 	return &out, nil
 }
 

@@ -314,6 +314,45 @@ func TestActiveSignsWhatTheCertificateVerifies(t *testing.T) {
 	})
 }
 
+// Active reuses what it read for a few seconds: a rotation through the same
+// service shows at once, one through another (another node) once that time
+// has passed.
+func TestActiveFollowsRotations(t *testing.T) {
+	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newSgkEnv(t, db)
+		tn := e.tenant(t, "acme")
+		active := func(svc *keys.Service) keys.SigningKeyID {
+			t.Helper()
+			s, err := svc.Active(ctx, tn, keys.PurposeSAML, keys.ES256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s.ID
+		}
+		first := active(e.keys)
+		rot, err := e.keys.Rotate(ctx, tenant.Scope{Tenant: tn}, keys.PurposeSAML, keys.ES256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := active(e.keys); got != rot.Active.ID || got == first {
+			t.Fatalf("after its own rotation the service signs with %s, want %s", got, rot.Active.ID)
+		}
+		other := &keys.Service{Store: db, Now: e.clock.Now, Master: e.master}
+		rot, err = other.Rotate(ctx, tenant.Scope{Tenant: tn}, keys.PurposeSAML, keys.ES256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := active(e.keys); got != rot.Retired.ID {
+			t.Errorf("right after another node's rotation the service signs with %s, want the cached %s", got, rot.Retired.ID)
+		}
+		e.clock.Advance(5 * time.Second)
+		if got := active(e.keys); got != rot.Active.ID {
+			t.Errorf("seconds after another node's rotation the service signs with %s, want %s", got, rot.Active.ID)
+		}
+	})
+}
+
 // Callers racing on a fresh tenant end with exactly one active and one next
 // key, and all see the same ones.
 func TestPublishedIsConcurrencySafe(t *testing.T) {

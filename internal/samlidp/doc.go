@@ -9,11 +9,12 @@
 // application of the tenant, its signature valid under the application's
 // certificate when the application signs its requests (SHA-1 only where
 // allowed), its issue instant recent, its Destination ours, its endpoint one
-// the application registered, and its id new (session.RecordRequest keeps
-// ids until they expire). A browser that is signed in (and, for
-// ForceAuthn, signed in after the request) gets the answer at once;
-// otherwise the request is held (session.HoldRequest) while the browser signs
-// in at the login pages, and /saml/resume picks it up. The answer is given
+// the application registered, and its id new (ids are kept until they
+// expire, written in the transaction that records the answer:
+// session.RecordAnswer). A browser that is signed in (and, for ForceAuthn,
+// signed in after the request) gets the answer at once; otherwise the
+// request is held (session.HoldRequest) while the browser signs in at the
+// login pages, and /saml/resume picks it up. The answer is given
 // only while the user, their organization and their effective access to the
 // application allow it; every answer and refusal is an app.sso audit event.
 // Responses and assertions are built from crewjam/saml's types, signed with

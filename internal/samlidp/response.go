@@ -48,33 +48,32 @@ type answer struct {
 	inResponseTo string // the AuthnRequest's ID; "" when unsolicited
 	relayState   string
 	test         bool // a test sign-in: show the response before posting it (setup.go)
+	// request is the AuthnRequest's record, written in the transaction
+	// that records the answer, so that a replay gets nothing; nil when
+	// unsolicited or written already (a held request).
+	request *session.SSORequest
 }
 
 // respond answers with an assertion about the user of ses, when the user,
 // their organization and their effective access allow it now; a refusal is
 // audited and shown, and nothing goes to the application.
 func (h *Handler) respond(q *req, a *answer, ses *session.Session, u *user.User) error {
-	sc := tenant.Scope{Tenant: q.tenant.ID}
 	now := h.Now().UTC()
-	ivs, err := h.Access.PermissionsAt(q.ctx(), sc, u.ID, now)
+	p, err := h.principal(q, u, now)
 	if err != nil {
 		return err
 	}
-	reason, err := h.refusalReason(q, a.app.ID, u, ivs)
-	if err != nil {
-		return err
+	if reason := refusalReason(a.app.ID, p); reason != "" {
+		return h.refuseSSO(q, ses, a, reason)
 	}
-	if reason != "" {
-		return h.refuseSSO(q, ses, a.app, reason)
-	}
-	nameID, err := h.nameID(q, a, u)
+	nameID, err := h.nameID(q, a, p)
 	if err != nil {
 		return err
 	}
 	if nameID.Value == "" {
-		return h.refuseSSO(q, ses, a.app, reasonNoNameID)
+		return h.refuseSSO(q, ses, a, reasonNoNameID)
 	}
-	attrs, err := h.attributes(q, a, u, ivs)
+	attrs, err := h.attributes(q, a, p)
 	if err != nil {
 		return err
 	}
@@ -93,13 +92,13 @@ func (h *Handler) respond(q *req, a *answer, ses *session.Session, u *user.User)
 	if a.test {
 		details["test"] = true
 	}
-	if err := h.Sessions.RecordSSO(q.ctx(), ses, a.app.ID, "saml", "", details); err != nil {
-		return err
-	}
-	// Single logout will need what the application knows the session by.
-	if err := h.Sessions.AddSSOParticipant(q.ctx(), &session.SSOParticipant{Tenant: q.tenant.ID, Session: ses.ID, App: a.app.ID,
-		NameID: nameID.Value, NameIDFormat: nameID.Format, SessionIndex: h.sessionIndex(q.tenant, a.app.ID, ses)}); err != nil {
-		return err
+	if err := h.Sessions.RecordAnswer(q.ctx(), ses, session.SSOAnswer{Request: a.request, App: a.app.ID, Protocol: "saml",
+		Details: details,
+		// Single logout will need what the application knows the session by.
+		Participant: &session.SSOParticipant{Tenant: q.tenant.ID, Session: ses.ID, App: a.app.ID, NameID: nameID.Value,
+			NameIDFormat: nameID.Format, SessionIndex: h.sessionIndex(q.tenant, a.app.ID, ses)},
+	}); err != nil {
+		return replayed(err)
 	}
 	if a.test {
 		return h.showTest(q, a, doc, nameID, attrs)
@@ -107,40 +106,58 @@ func (h *Handler) respond(q *req, a *answer, ses *session.Session, u *user.User)
 	return h.post(q, a, doc)
 }
 
+// principal is the user an answer is about, with what the checks and the
+// attributes read about them, once: their organization (nil when none) and
+// their effective access now.
+type principal struct {
+	user *user.User
+	org  *tenant.Organization
+	ivs  []access.Interval
+}
+
+func (h *Handler) principal(q *req, u *user.User, now time.Time) (*principal, error) {
+	sc := tenant.Scope{Tenant: q.tenant.ID}
+	p := &principal{user: u}
+	var err error
+	if p.ivs, err = h.Access.PermissionsAt(q.ctx(), sc, u.ID, now); err != nil {
+		return nil, err
+	}
+	if u.Org != "" {
+		if p.org, err = h.Tenants.Organization(q.ctx(), sc, u.Org); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
 // refusalReason says why the user may not use the application now, or "".
 // Effective access already ends with the user's or the organization's
 // status; they are checked first to say so precisely.
-func (h *Handler) refusalReason(q *req, app access.AppID, u *user.User, ivs []access.Interval) (string, error) {
-	if u.Status != user.Active {
-		return reasonUserInactive, nil
+func refusalReason(app access.AppID, p *principal) string {
+	switch {
+	case p.user.Status != user.Active:
+		return reasonUserInactive
+	case p.org != nil && p.org.Status != tenant.OrgActive:
+		return reasonOrgSuspended
+	case !slices.ContainsFunc(p.ivs, func(iv access.Interval) bool { return iv.App == app }):
+		return reasonNotAssigned
 	}
-	if u.Org != "" {
-		o, err := h.Tenants.Organization(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, u.Org)
-		if err != nil {
-			return "", err
-		}
-		if o.Status != tenant.OrgActive {
-			return reasonOrgSuspended, nil
-		}
-	}
-	if !slices.ContainsFunc(ivs, func(iv access.Interval) bool { return iv.App == app }) {
-		return reasonNotAssigned, nil
-	}
-	return "", nil
+	return ""
 }
 
-// refuseSSO records a refused sign-in to app and shows why.
-func (h *Handler) refuseSSO(q *req, ses *session.Session, app *access.Application, reason string) error {
-	if err := h.Sessions.RecordSSO(q.ctx(), ses, app.ID, "saml", reason, nil); err != nil {
-		return err
+// refuseSSO records a refused sign-in to a.app and shows why.
+func (h *Handler) refuseSSO(q *req, ses *session.Session, a *answer, reason string) error {
+	err := h.Sessions.RecordAnswer(q.ctx(), ses, session.SSOAnswer{Request: a.request, App: a.app.ID, Protocol: "saml", Reason: reason})
+	if err != nil {
+		return replayed(err)
 	}
 	detail := map[string]string{
 		reasonUserInactive: "Your account cannot sign in to applications at the moment. Ask your administrator.",
-		reasonOrgSuspended: "Your organization's access to " + app.Name + " is suspended. Ask your administrator.",
-		reasonNotAssigned:  "You do not have access to " + app.Name + ". Ask your administrator for access.",
-		reasonMFA: app.Name + " requires two-step verification. Add an authenticator app or a passkey on your " +
-			"Security page, sign out, then open " + app.Name + " again.",
-		reasonNoNameID: app.Name + " identifies people by a detail your account does not have. Ask your administrator.",
+		reasonOrgSuspended: "Your organization's access to " + a.app.Name + " is suspended. Ask your administrator.",
+		reasonNotAssigned:  "You do not have access to " + a.app.Name + ". Ask your administrator for access.",
+		reasonMFA: a.app.Name + " requires two-step verification. Add an authenticator app or a passkey on your " +
+			"Security page, sign out, then open " + a.app.Name + " again.",
+		reasonNoNameID: a.app.Name + " identifies people by a detail your account does not have. Ask your administrator.",
 	}[reason]
 	return &refusal{status: http.StatusForbidden, title: "No access", detail: detail, portal: true}
 }
@@ -148,6 +165,11 @@ func (h *Handler) refuseSSO(q *req, ses *session.Session, app *access.Applicatio
 // respondStatus answers a request with a failure status and no assertion
 // (SAML core §3.2.2.2): top-level Responder, second-level code.
 func (h *Handler) respondStatus(q *req, a *answer, code string) error {
+	if a.request != nil {
+		if err := h.Sessions.RecordRequest(q.ctx(), a.request); err != nil {
+			return replayed(err)
+		}
+	}
 	signer, err := h.Keys.Active(q.ctx(), q.tenant.ID, keys.PurposeSAML, keys.RS256)
 	if err != nil {
 		return err

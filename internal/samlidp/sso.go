@@ -153,9 +153,7 @@ func nameIDPolicyMet(ar *authnRequest) bool {
 // application is not configured with: InvalidNameIDPolicy, at once, since
 // no sign-in would change it.
 func (h *Handler) refusePolicy(q *req, ar *authnRequest, a *answer) error {
-	if err := h.Sessions.RecordRequest(q.ctx(), pendingOf(ar, h.Now()).record(q.tenant.ID)); err != nil {
-		return replayed(err)
-	}
+	a.request = pendingOf(ar, h.Now()).record(q.tenant.ID)
 	a.inResponseTo, a.relayState = ar.ID, ar.relayState
 	return h.respondStatus(q, a, saml.StatusInvalidNameIDPolicy)
 }
@@ -221,18 +219,18 @@ func (h *Handler) proceed(q *req, p *pending, a *answer, secret string) error {
 		return h.signIn(q, h.resumePath(q, secret))
 	}
 	if secret == "" {
-		err = h.Sessions.RecordRequest(q.ctx(), p.record(q.tenant.ID))
+		// Recorded with whatever answers it, in the same transaction.
+		a.request = p.record(q.tenant.ID)
 	} else if _, err = h.Sessions.TakeRequest(q.ctx(), q.tenant.ID, secret); errors.Is(err, session.ErrTokenInvalid) {
 		return errStale // answered meanwhile, in another tab
-	}
-	if err != nil {
-		return replayed(err)
+	} else if err != nil {
+		return err
 	}
 	switch v {
 	case verdictNoPassive:
 		return h.respondStatus(q, a, saml.StatusNoPassive)
 	case verdictNeedsMFA:
-		return h.refuseSSO(q, ses, a.app, reasonMFA)
+		return h.refuseSSO(q, ses, a, reasonMFA)
 	}
 	return h.respond(q, a, ses, u)
 }
@@ -311,7 +309,7 @@ func (h *Handler) respondSignedIn(q *req, a *answer) error {
 		return err
 	}
 	if mfa && !ses.MFA() {
-		return h.refuseSSO(q, ses, a.app, reasonMFA)
+		return h.refuseSSO(q, ses, a, reasonMFA)
 	}
 	return h.respond(q, a, ses, u)
 }

@@ -26,15 +26,15 @@ const (
 // and different for every application; a transient one is new each time
 // (§8.3.8). Both are qualified by the two entity ids. The value is empty
 // when the user has nothing in the source.
-func (h *Handler) nameID(q *req, a *answer, u *user.User) (*saml.NameID, error) {
+func (h *Handler) nameID(q *req, a *answer, p *principal) (*saml.NameID, error) {
 	id := &saml.NameID{Format: a.config.NameIDFormat}
 	switch a.config.NameIDSource {
 	case access.SourcePersistent:
-		id.Value = h.Pairwise.Digest("persistent-id/" + string(q.tenant.ID) + "/" + string(a.app.ID) + "/" + string(u.ID))
+		id.Value = h.Pairwise.Digest("persistent-id/" + string(q.tenant.ID) + "/" + string(a.app.ID) + "/" + string(p.user.ID))
 	case access.SourceTransient:
 		id.Value = newID()
 	default:
-		vs, err := h.values(q, a, u, nil, a.config.NameIDSource)
+		vs, err := h.values(q, a, p, a.config.NameIDSource)
 		if err != nil || len(vs) == 0 {
 			return id, err
 		}
@@ -47,10 +47,10 @@ func (h *Handler) nameID(q *req, a *answer, u *user.User) (*saml.NameID, error) 
 
 // attributes builds the configured attributes (SAML core §2.7.3.1); one
 // with no value is left out rather than sent empty.
-func (h *Handler) attributes(q *req, a *answer, u *user.User, ivs []access.Interval) ([]saml.Attribute, error) {
+func (h *Handler) attributes(q *req, a *answer, p *principal) ([]saml.Attribute, error) {
 	var out []saml.Attribute
 	for _, c := range a.config.Attributes {
-		vs, err := h.values(q, a, u, ivs, c.Source)
+		vs, err := h.values(q, a, p, c.Source)
 		if err != nil {
 			return nil, err
 		}
@@ -80,9 +80,9 @@ func isURI(name string) bool {
 	return false
 }
 
-// values returns what source says about u, for application a; ivs are the
-// user's access intervals now (for app_roles).
-func (h *Handler) values(q *req, a *answer, u *user.User, ivs []access.Interval, source string) ([]string, error) {
+// values returns what source says about p, for application a.
+func (h *Handler) values(q *req, a *answer, p *principal, source string) ([]string, error) {
+	u := p.user
 	one := func(v string) []string {
 		if v == "" {
 			return nil
@@ -108,7 +108,7 @@ func (h *Handler) values(q *req, a *answer, u *user.User, ivs []access.Interval,
 		return h.groupNames(q, u)
 	case access.SourceAppRoles:
 		var roles []string
-		for _, iv := range ivs {
+		for _, iv := range p.ivs {
 			if iv.App == a.app.ID && iv.Role != "" {
 				roles = append(roles, iv.Role)
 			}
@@ -116,14 +116,10 @@ func (h *Handler) values(q *req, a *answer, u *user.User, ivs []access.Interval,
 		slices.Sort(roles)
 		return slices.Compact(roles), nil
 	case access.SourceOrganization:
-		if u.Org == "" {
+		if p.org == nil {
 			return nil, nil
 		}
-		o, err := h.Tenants.Organization(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, u.Org)
-		if err != nil {
-			return nil, err
-		}
-		return one(o.Name), nil
+		return one(p.org.Name), nil
 	}
 	if name, ok := strings.CutPrefix(source, access.SourceAttributePrefix); ok {
 		return attributeValues(u.Attributes[name]), nil

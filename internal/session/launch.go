@@ -51,6 +51,40 @@ func (s *Service) RecordSSO(ctx context.Context, ses *Session, app access.AppID,
 	return s.Store.AppendEvent(ctx, e)
 }
 
+// SSOAnswer is what answering a sign-in request records: the request's id
+// (Request, nil when there is none or it was recorded when held), the
+// app.sso event (Reason set for a refusal) and, for an assertion that went
+// out, the participant single logout will need (nil otherwise).
+type SSOAnswer struct {
+	Request     *SSORequest
+	App         access.AppID
+	Protocol    string
+	Reason      string
+	Details     map[string]any
+	Participant *SSOParticipant
+}
+
+// RecordAnswer records a for the user of ses in one transaction: the answer
+// may leave only once all of it is stored, and one commit costs less than
+// three. ErrReplay, with nothing recorded, when the application sent the
+// request's id before.
+func (s *Service) RecordAnswer(ctx context.Context, ses *Session, a SSOAnswer) error {
+	return s.Store.InTx(ctx, func(ctx context.Context) error {
+		if a.Request != nil {
+			if err := s.RecordRequest(ctx, a.Request); err != nil {
+				return err
+			}
+		}
+		if err := s.RecordSSO(ctx, ses, a.App, a.Protocol, a.Reason, a.Details); err != nil {
+			return err
+		}
+		if a.Participant == nil {
+			return nil
+		}
+		return s.AddSSOParticipant(ctx, a.Participant)
+	})
+}
+
 func (s *Service) launchTarget(ctx context.Context, sc tenant.Scope, ses *Session, app access.AppID) (string, string, error) {
 	a, err := s.Store.Application(ctx, sc.Tenant, app)
 	if errors.Is(err, access.ErrAppNotFound) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tessera-iam/tessera/internal/access"
+	"github.com/tessera-iam/tessera/internal/audit"
 	"github.com/tessera-iam/tessera/internal/session"
 )
 
@@ -15,7 +16,53 @@ func TestSSOParticipants(t *testing.T) {
 	runScenarios(t,
 		scenario{"ParticipantsOutliveTheSessionUntilPurged", testParticipantsOutliveSession},
 		scenario{"LogoutHandOverIsSingleUse", testLogoutHandOver},
+		scenario{"AnswerIsRecordedWhole", testRecordAnswer},
 	)
+}
+
+// An answer's request id, event and participant are recorded together, and
+// a replayed request records none of them.
+func testRecordAnswer(t *testing.T, f *fixture) {
+	f.newUser(t, "alice")
+	ses := f.mustSignIn(t, "alice", goodPassword).Session
+	app, err := f.srv.Access.CreateApplication(f.ctx, f.sc, access.NewApplication{Name: "CRM", Kind: access.KindSAML})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(id string, participant bool) error {
+		a := session.SSOAnswer{App: app.ID, Protocol: "saml", Details: map[string]any{"in_response_to": id},
+			Request: &session.SSORequest{Tenant: f.tenant, App: app.ID, ID: id, Expires: f.clk.Now().Add(time.Hour)}}
+		if participant {
+			a.Participant = &session.SSOParticipant{Tenant: f.tenant, Session: ses.ID, App: app.ID, NameID: id,
+				NameIDFormat: access.NameIDFormatEmail, SessionIndex: "_" + id}
+		} else {
+			a.Reason = "not_assigned"
+		}
+		return f.ses.RecordAnswer(f.ctx, ses, a)
+	}
+	if err := answer("_r1", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := answer("_r2", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, replay := range []struct {
+		id          string
+		participant bool
+	}{{"_r1", true}, {"_r1", false}, {"_r2", true}} {
+		if err := answer(replay.id, replay.participant); !errors.Is(err, session.ErrReplay) {
+			t.Fatalf("replayed %s: %v", replay.id, err)
+		}
+	}
+	evs := f.events(t, audit.ActionSSO)
+	if len(evs) != 2 || evs[0].Outcome != audit.Success || evs[0].details["in_response_to"] != "_r1" ||
+		evs[1].Outcome != audit.Failure || evs[1].details["reason"] != "not_assigned" {
+		t.Fatalf("app.sso events: %+v", evs)
+	}
+	ps, err := f.ses.SSOParticipants(f.ctx, f.tenant, ses.ID)
+	if err != nil || len(ps) != 1 || ps[0].NameID != "_r1" {
+		t.Fatalf("participants: %+v, %v", ps, err)
+	}
 }
 
 func testParticipantsOutliveSession(t *testing.T, f *fixture) {

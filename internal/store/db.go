@@ -70,18 +70,15 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + sqlitePragmas
-	write, err := sql.Open("sqlite", dsn)
+	conns, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	write := sql.OpenDB(stmtConnector{conns})
 	write.SetMaxOpenConns(1) // SQLite has one writer: queue in Go, not in busy waits
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
-	read, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open sqlite: %w", err)
-	}
+	read := sql.OpenDB(stmtConnector{conns})
 	read.SetMaxOpenConns(2 * runtime.GOMAXPROCS(0))
 	read.SetMaxIdleConns(2 * runtime.GOMAXPROCS(0))
 	if err := write.PingContext(ctx); err != nil {
