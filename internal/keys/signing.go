@@ -165,7 +165,15 @@ type Service struct {
 	// active caches Active's answers for activeFor; rotations through this
 	// service count in gen, and an answer read across one is not kept.
 	active map[slotKey]activeEntry
-	gen    uint64
+	// published caches Published's answers the same way: verifiers ask
+	// for the published keys at every signature they check.
+	publishedKeys map[slotKey]publishedEntry
+	gen           uint64
+}
+
+type publishedEntry struct {
+	keys  []SigningKey
+	until time.Time
 }
 
 type cacheKey struct {
@@ -183,11 +191,12 @@ type activeEntry struct {
 	until  time.Time
 }
 
-// activeFor is how long Active reuses the active key it read: every
-// signature would otherwise read the keys, which change only at rotation.
-// A rotation through this service shows at once, one by another node
-// within activeFor, which is harmless: the key it retired stays published
-// for the grace period, far longer.
+// activeFor is how long Active and Published reuse the keys they read:
+// every signature (and every check of one) would otherwise read the keys,
+// which change only at rotation. A rotation through this service shows at
+// once, one by another node within activeFor, which is harmless: the key
+// it activates was published as the next key long before, and the key it
+// retired stays published for the grace period, far longer.
 const activeFor = 5 * time.Second
 
 // maxCached bounds the cache; past it the cache starts over (a few
@@ -221,6 +230,31 @@ func (s *Service) Published(ctx context.Context, t tenant.ID, purpose, algorithm
 	if err := validate(purpose, algorithm); err != nil {
 		return nil, err
 	}
+	slot, now := slotKey{t, purpose, algorithm}, s.Now()
+	s.mu.Lock()
+	e, gen := s.publishedKeys[slot], s.gen
+	s.mu.Unlock()
+	if e.keys != nil && now.Before(e.until) {
+		return slices.Clone(e.keys), nil
+	}
+	ks, err := s.publishedOrCreated(ctx, t, purpose, algorithm)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.gen == gen {
+		if s.publishedKeys == nil || len(s.publishedKeys) >= maxCached {
+			s.publishedKeys = map[slotKey]publishedEntry{}
+		}
+		s.publishedKeys[slot] = publishedEntry{keys: slices.Clone(ks), until: now.Add(activeFor)}
+	}
+	s.mu.Unlock()
+	return ks, nil
+}
+
+// publishedOrCreated reads the published keys, creating the active and
+// next ones on first use.
+func (s *Service) publishedOrCreated(ctx context.Context, t tenant.ID, purpose, algorithm string) ([]SigningKey, error) {
 	ks, err := s.published(ctx, t, purpose, algorithm)
 	if err != nil {
 		return nil, err
@@ -422,6 +456,7 @@ func (s *Service) Rotate(ctx context.Context, sc tenant.Scope, purpose, algorith
 	}
 	s.mu.Lock()
 	delete(s.active, slotKey{t, purpose, algorithm})
+	delete(s.publishedKeys, slotKey{t, purpose, algorithm})
 	s.gen++
 	s.mu.Unlock()
 	return &out, nil

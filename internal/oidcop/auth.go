@@ -68,12 +68,12 @@ func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, info 
 	if clientID == "" {
 		return nil // the library answers the missing client
 	}
-	_, cfg, err := h.Access.OIDCClientByID(ctx, info.tenant.ID, clientID)
+	c, err := (&storage{h: h}).lookupClient(ctx, clientID)
 	if err != nil {
 		return nil // unknown to us: the library refuses it the same way as any other
 	}
-	if cfg.TokenEndpointAuthMethod != used {
-		return errors.New("this client authenticates with " + cfg.TokenEndpointAuthMethod)
+	if c.cfg.TokenEndpointAuthMethod != used {
+		return errors.New("this client authenticates with " + c.cfg.TokenEndpointAuthMethod)
 	}
 	return nil
 }

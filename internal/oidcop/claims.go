@@ -3,6 +3,7 @@ package oidcop
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"golang.org/x/text/language"
@@ -21,7 +22,7 @@ var supportedClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "
 // Core §5.4), plus the user's roles in c's application, which the
 // business-role translation decides.
 func (h *Handler) userinfo(ctx context.Context, t *tenant.Tenant, c *client, u user.ID, scopes []string, ui *oidc.UserInfo) error {
-	usr, err := h.Users.User(ctx, tenant.Scope{Tenant: t.ID}, u)
+	usr, err := h.user(ctx, infoFrom(ctx), u)
 	if err != nil {
 		return err
 	}
@@ -60,6 +61,11 @@ func (h *Handler) userinfo(ctx context.Context, t *tenant.Tenant, c *client, u u
 // groups), organization (scope organization) and roles in the
 // application (always, when there are any).
 func (h *Handler) claims(ctx context.Context, t *tenant.Tenant, c *client, usr *user.User, scopes []string) (map[string]any, error) {
+	info := infoFrom(ctx)
+	key := string(usr.ID) + " " + c.cfg.ClientID + " " + strings.Join(scopes, " ")
+	if out, ok := info.claims[key]; ok {
+		return out, nil
+	}
 	sc := tenant.Scope{Tenant: t.ID}
 	out := map[string]any{}
 	if slices.Contains(scopes, access.ScopeGroups) {
@@ -90,7 +96,27 @@ func (h *Handler) claims(ctx context.Context, t *tenant.Tenant, c *client, usr *
 	if roles = slices.Compact(roles); len(roles) > 0 {
 		out["roles"] = roles
 	}
+	if info.claims == nil {
+		info.claims = map[string]map[string]any{}
+	}
+	info.claims[key] = out
 	return out, nil
+}
+
+// user reads user u once per request.
+func (h *Handler) user(ctx context.Context, info *reqInfo, u user.ID) (*user.User, error) {
+	if usr, ok := info.users[u]; ok {
+		return usr, nil
+	}
+	usr, err := h.Users.User(ctx, tenant.Scope{Tenant: info.tenant.ID}, u)
+	if err != nil {
+		return nil, err
+	}
+	if info.users == nil {
+		info.users = map[user.ID]*user.User{}
+	}
+	info.users[u] = usr
+	return usr, nil
 }
 
 func joinName(given, family string) string {

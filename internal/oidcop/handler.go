@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -53,6 +54,8 @@ type Handler struct {
 
 	provider *op.Provider
 	pages    map[string]*template.Template
+	// parsedKeys holds the tenants' parsed public signing keys by key id.
+	parsedKeys *sync.Map
 }
 
 // Paths of the provider's endpoints under the issuer.
@@ -84,6 +87,7 @@ func New(h Handler) (*Handler, error) {
 		pages[name] = t
 	}
 	h.pages = pages
+	h.parsedKeys = &sync.Map{}
 	cfg := &op.Config{
 		CodeMethodS256:                    true,
 		AuthMethodPost:                    true,
@@ -128,6 +132,11 @@ type reqInfo struct {
 	// client is the client the grant authenticated.
 	assertedClient string
 	client         *client
+	// What this request read already, for the library's repeated asks:
+	// clients by id, users by id, claims by user, client and scopes.
+	clients map[string]*client
+	users   map[user.ID]*user.User
+	claims  map[string]map[string]any
 }
 
 type infoKey struct{}

@@ -18,7 +18,6 @@ import (
 	"github.com/tessera-iam/tessera/internal/grant"
 	"github.com/tessera-iam/tessera/internal/keys"
 	"github.com/tessera-iam/tessera/internal/session"
-	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/user"
 )
 
@@ -47,6 +46,10 @@ func (s *storage) lookupClient(ctx context.Context, clientID string) (*client, e
 	info := infoFrom(ctx)
 	if info.tenant == nil {
 		return nil, errors.New("oidcop: no tenant in context")
+	}
+	if c, ok := info.clients[clientID]; ok {
+		info.alg = c.cfg.IDTokenSignedResponseAlg
+		return c, nil
 	}
 	app, cfg, err := s.h.Access.OIDCClientByID(ctx, info.tenant.ID, clientID)
 	if errors.Is(err, access.ErrUnknownOIDCClient) || errors.Is(err, access.ErrOIDCNotConfigured) {
@@ -82,13 +85,19 @@ func (s *storage) clientBySecret(ctx context.Context, clientID, secret string) (
 }
 
 // clientOf is the request's client, unless its application is off; the
-// tokens of this request are signed as the client asks.
+// tokens of this request are signed as the client asks. The request
+// remembers it: the library asks for the client several times.
 func clientOf(info *reqInfo, app *access.Application, cfg *access.OIDCClient) (*client, error) {
 	if app.Status != access.AppActive {
 		return nil, errNotFound{errors.New("application is switched off")}
 	}
 	info.alg = cfg.IDTokenSignedResponseAlg
-	return &client{app: app, cfg: cfg, base: "/t/" + info.tenant.Slug}, nil
+	c := &client{app: app, cfg: cfg, base: "/t/" + info.tenant.Slug}
+	if info.clients == nil {
+		info.clients = map[string]*client{}
+	}
+	info.clients[cfg.ClientID] = c
+	return c, nil
 }
 
 // CreateAuthRequest records an authorization request after the checks the
@@ -241,7 +250,7 @@ func (s *storage) accessToken(ctx context.Context, c *client, req op.TokenReques
 		Scope: strings.Join(req.GetScopes(), " ")}
 	if g := out.Grant; g != nil {
 		claims.AuthTime, claims.AMR = g.AuthTime.Unix(), g.AMR
-		usr, err := s.h.Users.User(ctx, tenant.Scope{Tenant: info.tenant.ID}, g.User)
+		usr, err := s.h.user(ctx, info, g.User)
 		if err != nil {
 			return "", err
 		}
@@ -352,7 +361,7 @@ func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorith
 }
 
 func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
-	pubs, err := s.h.publishedKeys(ctx, infoFrom(ctx).tenant.ID)
+	pubs, err := s.h.publishedKeys(ctx, infoFrom(ctx).tenant.ID, signingAlgorithms...)
 	if err != nil {
 		return nil, err
 	}

@@ -83,23 +83,37 @@ func (k publicKey) Use() string                        { return "sig" }
 func (k publicKey) Key() any                           { return k.pub }
 
 // publishedKeys lists the tenant's active, next and recently retired OIDC
-// keys of every algorithm (the next key is published before it signs).
-func (h *Handler) publishedKeys(ctx context.Context, t tenant.ID) ([]publicKey, error) {
+// keys of the algorithms algs (the next key is published before it signs).
+func (h *Handler) publishedKeys(ctx context.Context, t tenant.ID, algs ...string) ([]publicKey, error) {
 	var out []publicKey
-	for _, alg := range signingAlgorithms {
+	for _, alg := range algs {
 		ks, err := h.Keys.Published(ctx, t, keys.PurposeOIDC, alg)
 		if err != nil {
 			return nil, err
 		}
 		for _, k := range ks {
-			cert, err := x509.ParseCertificate(k.Certificate)
+			pub, err := h.publicKeyOf(k)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, publicKey{id: string(k.ID), alg: alg, pub: cert.PublicKey})
+			out = append(out, publicKey{id: string(k.ID), alg: alg, pub: pub})
 		}
 	}
 	return out, nil
+}
+
+// publicKeyOf parses k's certificate's public key once: a key id's
+// material never changes, so the parsed key never goes stale.
+func (h *Handler) publicKeyOf(k keys.SigningKey) (any, error) {
+	if pub, ok := h.parsedKeys.Load(k.ID); ok {
+		return pub, nil
+	}
+	cert, err := x509.ParseCertificate(k.Certificate)
+	if err != nil {
+		return nil, err
+	}
+	h.parsedKeys.Store(k.ID, cert.PublicKey)
+	return cert.PublicKey, nil
 }
 
 // accessClaims are an access token's claims (RFC 9068 §2.2).
@@ -161,7 +175,10 @@ func (h *Handler) accessID(ctx context.Context, info *reqInfo, token string) (st
 	if typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string); typ != accessJWTType {
 		return "", grant.ErrTokenInvalid
 	}
-	pubs, err := h.publishedKeys(ctx, info.tenant.ID)
+	if !slices.Contains(signingAlgorithms, hdr.Algorithm) {
+		return "", grant.ErrTokenInvalid
+	}
+	pubs, err := h.publishedKeys(ctx, info.tenant.ID, hdr.Algorithm)
 	if err != nil {
 		return "", err
 	}
