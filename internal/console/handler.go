@@ -2,9 +2,7 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -54,7 +52,7 @@ type Handler struct {
 func New(h Handler) (*Handler, error) {
 	h.PublicURL = strings.TrimSuffix(h.PublicURL, "/")
 	var err error
-	if h.pages, err = parsePages(); err != nil {
+	if h.pages, err = web.ParsePages(templateFS, nil); err != nil {
 		return nil, err
 	}
 	if h.sealer, err = newSealer(h.SessionKey); err != nil {
@@ -90,8 +88,12 @@ type handlerFunc func(q *req) error
 // POST without this browser's CSRF token.
 func (h *Handler) page(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		nonce := newNonce()
-		setPageHeaders(w, nonce)
+		nonce := web.NewNonce()
+		// No script at all, styles only from us or with this response's
+		// nonce; no caching: pages show configuration and, once, a client
+		// secret.
+		web.SetPageHeaders(w, "default-src 'none'; script-src 'none'; style-src 'self' 'nonce-"+nonce+"'; "+
+			"img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		t, err := h.Tenants.TenantBySlug(r.Context(), r.PathValue("tenant"))
 		if errors.Is(err, errkind.NotFound) {
 			http.Error(w, "Not found", http.StatusNotFound)
@@ -181,25 +183,6 @@ func (q *req) allowChange() error {
 		return errRole
 	}
 	return nil
-}
-
-func newNonce() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawStdEncoding.EncodeToString(b)
-}
-
-// setPageHeaders: a strict CSP (no script at all, styles only from us or
-// with this response's nonce), no framing (clickjacking), no referrer, and
-// no caching: pages show configuration and, once, a client secret.
-func setPageHeaders(w http.ResponseWriter, nonce string) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'none'; style-src 'self' 'nonce-"+nonce+"'; "+
-		"img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Cache-Control", "no-store")
 }
 
 // fail shows an error page: not found for unknown objects, forbidden for a

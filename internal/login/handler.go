@@ -2,9 +2,7 @@ package login
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -150,8 +148,11 @@ func (h *Handler) page(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := r.PathValue("tenant")
 		t, err := h.Tenants.TenantBySlug(r.Context(), slug)
-		nonce := newNonce()
-		setPageHeaders(w, nonce)
+		nonce := web.NewNonce()
+		// Scripts and styles only from us, inline style only with this
+		// response's nonce.
+		web.SetPageHeaders(w, "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-"+nonce+"'; "+
+			"img-src 'self' https: data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		q := &req{w: w, r: r, slug: slug, nonce: nonce, tenant: t}
 		if err != nil {
 			h.fail(q, err)
@@ -205,25 +206,6 @@ func (h *Handler) signedIn(fn handlerFunc) http.Handler {
 		q.r = q.r.WithContext(audit.WithActor(q.r.Context(), a))
 		return fn(q)
 	})
-}
-
-func newNonce() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawStdEncoding.EncodeToString(b)
-}
-
-// setPageHeaders: a strict CSP (scripts and styles only from us, inline
-// style only with this response's nonce), no framing (clickjacking), no
-// referrer (links carry single-use tokens), no caching of personal pages.
-func setPageHeaders(w http.ResponseWriter, nonce string) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-"+nonce+"'; "+
-		"img-src 'self' https: data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Cache-Control", "no-store")
 }
 
 // fail shows an error page: not found for unknown tenants and objects, a

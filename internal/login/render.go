@@ -1,7 +1,6 @@
 package login
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/user"
+	"github.com/tessera-iam/tessera/internal/web"
 )
 
 // pageData is what a template sees. The fields set by render come from the
@@ -91,19 +91,8 @@ func (h *Handler) render(q *req, status int, name string, d pageData) {
 	if d.Brand.Name != "" {
 		d.TenantName = d.Brand.Name
 	}
-	t, ok := h.pages[name]
-	if !ok {
-		h.Log.Error("no such page template", "page", name)
-		http.Error(q.w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
+	if err := web.WritePage(q.w, h.pages[name], "layout", status, d); err != nil {
 		h.Log.ErrorContext(q.r.Context(), "render page", "page", name, "err", err)
 		http.Error(q.w, "internal error", http.StatusInternalServerError)
-		return
 	}
-	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	q.w.WriteHeader(status)
-	_, _ = buf.WriteTo(q.w)
 }

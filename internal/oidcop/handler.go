@@ -1,11 +1,8 @@
 package oidcop
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -78,13 +75,9 @@ func New(h Handler) (*Handler, error) {
 	if h.LogoutClient == nil {
 		h.LogoutClient = &http.Client{Timeout: 5 * time.Second}
 	}
-	pages := map[string]*template.Template{}
-	for _, name := range []string{"consent", "continue", "error"} {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", name, err)
-		}
-		pages[name] = t
+	pages, err := web.ParsePages(templateFS, nil)
+	if err != nil {
+		return nil, err
 	}
 	h.pages = pages
 	h.parsedKeys = &sync.Map{}
@@ -240,14 +233,10 @@ func (e *refusal) Error() string { return e.title + ": " + e.detail }
 // pageHandler resolves the tenant, sets the headers and shows errors.
 func (h *Handler) pageHandler(fn func(q *page) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := &page{w: w, r: r, nonce: newNonce()}
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "+
+		q := &page{w: w, r: r, nonce: web.NewNonce()}
+		// No script at all; forms only to us.
+		web.SetPageHeaders(w, "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "+
 			"frame-ancestors 'none'; base-uri 'none'")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Cache-Control", "no-store")
 		t, err := h.Tenants.TenantBySlug(r.Context(), r.PathValue("tenant"))
 		if err != nil {
 			http.NotFound(w, r)
@@ -280,15 +269,10 @@ func (h *Handler) fail(q *page, err error) {
 // render writes a page, buffered so that a template error is a clean 500.
 func (h *Handler) render(q *page, status int, name string, d pageData) {
 	d.Nonce, d.TenantName = q.nonce, q.tenant.Name
-	var buf bytes.Buffer
-	if err := h.pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
+	if err := web.WritePage(q.w, h.pages[name], "layout", status, d); err != nil {
 		h.Log.ErrorContext(q.ctx(), "render page", "page", name, "err", err)
 		http.Error(q.w, "internal error", http.StatusInternalServerError)
-		return
 	}
-	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	q.w.WriteHeader(status)
-	_, _ = buf.WriteTo(q.w)
 }
 
 // writeOAuthError answers a token-endpoint request with an OAuth error
@@ -299,12 +283,6 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 		w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
 	}
 	web.JSON(w, status, map[string]string{"error": code, "error_description": description})
-}
-
-func newNonce() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawStdEncoding.EncodeToString(b)
 }
 
 func truncate(s string, n int) string {

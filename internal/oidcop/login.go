@@ -12,7 +12,6 @@ import (
 	"github.com/tessera-iam/tessera/internal/access"
 	"github.com/tessera-iam/tessera/internal/grant"
 	"github.com/tessera-iam/tessera/internal/session"
-	"github.com/tessera-iam/tessera/internal/tenant"
 	"github.com/tessera-iam/tessera/internal/user"
 	"github.com/tessera-iam/tessera/internal/web"
 )
@@ -236,21 +235,7 @@ func (h *Handler) signedIn(q *page) (*session.Session, *user.User, error) {
 	if err != nil {
 		return nil, nil, nil
 	}
-	ses, err := h.Sessions.Validate(q.ctx(), q.tenant.ID, c.Value)
-	if errors.Is(err, session.ErrNoSession) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	u, err := h.Users.User(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, ses.User)
-	if errors.Is(err, user.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return ses, u, nil
+	return h.Sessions.SignedIn(q.ctx(), q.tenant.ID, c.Value)
 }
 
 func displayName(u *user.User) string {

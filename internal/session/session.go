@@ -266,6 +266,27 @@ func truncate(s string, n int) string {
 // timeouts are kept to within this much.
 const touchEvery = time.Minute
 
+// SignedIn returns the live session a browser's token opens in tenant t and
+// its user, or nils when there is none (ErrNoSession, or a user deleted
+// meanwhile): the protocols' "who is at this browser".
+func (s *Service) SignedIn(ctx context.Context, t tenant.ID, token string) (*Session, *user.User, error) {
+	ses, err := s.Validate(ctx, t, token)
+	if errors.Is(err, ErrNoSession) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.Users.User(ctx, tenant.Scope{Tenant: t}, ses.User)
+	if errors.Is(err, user.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return ses, u, nil
+}
+
 // Validate returns the live session a browser's token opens in tenant t,
 // extending its idle timeout. Unknown, expired and foreign tokens all give
 // ErrNoSession.
