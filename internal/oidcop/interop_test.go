@@ -321,11 +321,11 @@ func testPublicClientPKCE(t *testing.T, e *op) {
 	alice := e.person(t, "alice", "")
 	e.assign(t, c.app.ID, alice, "viewer")
 	r := e.rp(t, c)
-	code, verifier := r.code(e.browser(t), alice.Username)
+	code, _ := r.code(e.browser(t), alice.Username)
 	if _, err := r.conf.Exchange(r.ctx, code); oauthError(err) == "" {
 		t.Fatal("a public client redeemed a code without its code_verifier")
 	}
-	code, verifier = r.code(e.browser(t), alice.Username)
+	code, verifier := r.code(e.browser(t), alice.Username)
 	tok, err := r.exchange(code, verifier)
 	if err != nil {
 		t.Fatal(err)

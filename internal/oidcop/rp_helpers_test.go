@@ -300,7 +300,7 @@ func verifyJWT(t *testing.T, issuer, token string) (string, map[string]any) {
 	if err != nil {
 		t.Fatalf("signature: %v", err)
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}

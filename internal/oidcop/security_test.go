@@ -178,11 +178,11 @@ func testPKCE(t *testing.T, e *op) {
 	if _, err := r.exchange(code, oauth2.GenerateVerifier()); oauthError(err) != "invalid_grant" {
 		t.Fatalf("wrong code_verifier: want invalid_grant, got %v", err)
 	}
-	code, verifier := r.code(e.browser(t), alice.Username)
+	code, _ = r.code(e.browser(t), alice.Username)
 	if _, err := r.conf.Exchange(r.ctx, code); oauthError(err) == "" {
 		t.Fatal("a code with a challenge was redeemed without a code_verifier")
 	}
-	code, verifier = r.code(e.browser(t), alice.Username)
+	code, verifier := r.code(e.browser(t), alice.Username)
 	if _, err := r.exchange(code, verifier); err != nil {
 		t.Fatalf("right code_verifier: %v", err)
 	}
@@ -441,7 +441,7 @@ func testForgedAccessToken(t *testing.T, e *op) {
 	alice := e.person(t, "alice", "")
 	e.assign(t, c.app.ID, alice, "viewer")
 	tok := e.rp(t, c).login(e.browser(t), alice.Username)
-	jws, err := jose.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(tok.AccessToken, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}

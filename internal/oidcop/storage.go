@@ -196,8 +196,8 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 		if c, err = s.lookupClient(ctx, r.r.Params.ClientID); err != nil {
 			return "", "", time.Time{}, err
 		}
-		reason, err := s.h.Grants.Allowed(ctx, t, r.r.Params.User, c.app.ID)
-		if err != nil {
+		var reason string
+		if reason, err = s.h.Grants.Allowed(ctx, t, r.r.Params.User, c.app.ID); err != nil {
 			return "", "", time.Time{}, err
 		}
 		if reason != "" {

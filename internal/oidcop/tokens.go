@@ -167,7 +167,7 @@ func (h *Handler) accessID(ctx context.Context, info *reqInfo, token string) (st
 	if strings.HasPrefix(token, grant.PrefixOpaque+"_") {
 		return token, nil
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return "", grant.ErrTokenInvalid
 	}
