@@ -5,7 +5,7 @@
 //
 // Main flow: the oidcop adapter records a Request at the authorize endpoint,
 // completes it once the browser's session is known and access is allowed,
-// issues a code, and redeems it exactly once at the token endpoint (Redeem);
+// issues a code, and redeems it exactly once at the token endpoint (CodeRequest, then Issue);
 // a second redemption revokes whatever the first one issued. Issue then
 // creates the grant and its tokens; Refresh and Rotate keep a refresh-token
 // family going, and a rotated token presented again revokes the family.

@@ -96,7 +96,6 @@ var (
 	ErrCodeIssued      = fmt.Errorf("a code was already issued for this request: %w", errkind.Conflict)
 	ErrCodeInvalid     = fmt.Errorf("invalid authorization code: %w", errkind.Invalid)
 	ErrTokenInvalid    = fmt.Errorf("invalid or inactive token: %w", errkind.Invalid)
-	ErrNoAccess        = fmt.Errorf("the user may not use this application: %w", errkind.Denied)
 )
 
 // Store keeps requests, grants, tokens and consents.
@@ -122,6 +121,11 @@ type Store interface {
 
 	CreateGrant(ctx context.Context, g *Grant) error
 	Grant(ctx context.Context, t tenant.ID, id ID) (*Grant, error)
+	// SessionLive reports whether browser session sid exists and has not
+	// reached its absolute end; on PostgreSQL it holds the session row
+	// (FOR SHARE) until the transaction ends, so that a sign-out waits for
+	// a grant being issued from the session and then revokes it.
+	SessionLive(ctx context.Context, t tenant.ID, sid session.ID, now time.Time) (bool, error)
 	// SessionGrants lists the live grants that came from session sid.
 	SessionGrants(ctx context.Context, t tenant.ID, sid session.ID) ([]Grant, error)
 	// RevokeGrants revokes the live grants that match and the tokens issued

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tessera-iam/tessera/internal/access"
 	"github.com/tessera-iam/tessera/internal/grant"
+	"github.com/tessera-iam/tessera/internal/server"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/store"
 	"github.com/tessera-iam/tessera/internal/tenant"
@@ -19,11 +20,13 @@ import (
 // env is a server's grant service with one user assigned to one OIDC
 // application.
 type env struct {
+	srv  *server.Server
 	svc  *grant.Service
 	t    tenant.ID
 	app  access.AppID
 	cid  string
 	user user.ID
+	ses  *session.Session
 }
 
 func newEnv(t *testing.T, db *store.DB) *env {
@@ -45,15 +48,21 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.Users.Create(ctx, sc, user.NewUser{Username: "ada", Emails: []user.Email{{Value: "ada@example.com", Primary: true}}})
+	const password = "violet-pumpkin-orbit-73"
+	u, err := s.Users.Create(ctx, sc, user.NewUser{Username: "ada", Emails: []user.Email{{Value: "ada@example.com", Primary: true}},
+		Password: password})
 	if err != nil {
 		t.Fatal(err)
+	}
+	in, err := s.Sessions.SignIn(ctx, ten.ID, session.Attempt{Login: "ada", Password: password})
+	if err != nil || in.Session == nil {
+		t.Fatalf("sign-in: %+v %v", in, err)
 	}
 	if _, err := s.Access.Assign(ctx, sc, app.ID, access.NewAssignment{
 		Principal: access.Principal{Type: access.PrincipalUser, ID: string(u.ID)}}); err != nil {
 		t.Fatal(err)
 	}
-	return &env{svc: s.Grants, t: ten.ID, app: app.ID, cid: c.ClientID, user: u.ID}
+	return &env{srv: s, svc: s.Grants, t: ten.ID, app: app.ID, cid: c.ClientID, user: u.ID, ses: in.Session}
 }
 
 // code records a completed request and its code.
@@ -64,7 +73,7 @@ func (e *env) code(t *testing.T) (*grant.Request, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err = e.svc.Complete(ctx, e.t, r.ID, &session.Session{ID: "ses_1", User: e.user, Created: time.Now()}); err != nil {
+	if r, err = e.svc.Complete(ctx, e.t, r.ID, e.ses); err != nil {
 		t.Fatal(err)
 	}
 	code := grant.NewSecret("tac")
@@ -157,6 +166,25 @@ func TestConcurrentRefreshRotation(t *testing.T) {
 		}
 		if _, err := e.svc.Refresh(ctx, e.t, next); !errors.Is(err, grant.ErrTokenInvalid) {
 			t.Fatalf("the family's newest token after reuse: %v", err)
+		}
+	})
+}
+
+// A code redeemed after its session ended (here an admin's revocation)
+// gives nothing: no logout would reach the grant. The code stays unused.
+func TestNoGrantFromAnEndedSession(t *testing.T) {
+	testkit.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		r, code := e.code(t)
+		if _, err := e.srv.Sessions.RevokeAll(ctx, tenant.Scope{Tenant: e.t}, e.user, "", "admin"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Issue(ctx, e.issue(r, code)); !errors.Is(err, grant.ErrSessionEnded) {
+			t.Fatalf("issue from an ended session: %v", err)
+		}
+		if _, err := e.svc.CodeRequest(ctx, e.t, code); err != nil {
+			t.Fatalf("the code was used up by the refused issue: %v", err)
 		}
 	})
 }

@@ -56,7 +56,6 @@ type Params struct {
 	CodeChallenge string   `json:"code_challenge,omitempty"` // S256 only
 	Prompt        []string `json:"prompt,omitempty"`
 	MaxAge        *uint    `json:"max_age,omitempty"`
-	LoginHint     string   `json:"login_hint,omitempty"`
 
 	User     user.ID    `json:"user,omitempty"`
 	Session  session.ID `json:"session,omitempty"`
@@ -95,7 +94,10 @@ func (s *Service) Request(ctx context.Context, t tenant.ID, rid RequestID) (*Req
 func (s *Service) Complete(ctx context.Context, t tenant.ID, rid RequestID, ses *session.Session) (*Request, error) {
 	now := s.Now()
 	return s.Store.UpdateOAuthRequest(ctx, t, rid, func(r *Request) error {
-		if !now.Before(r.Expires) || !r.CodeUsed.IsZero() {
+		// Once its code is issued a request is settled: completing it again
+		// (another sign-in in the same browser) would change whom the code
+		// stands for.
+		if !now.Before(r.Expires) || !r.CodeExpires.IsZero() {
 			return ErrRequestNotFound
 		}
 		r.Params.User, r.Params.Session, r.Params.AuthTime, r.Params.AMR = ses.User, ses.ID, ses.Created, ses.AMR
@@ -110,10 +112,12 @@ func (s *Service) SaveCode(ctx context.Context, t tenant.ID, rid RequestID, code
 }
 
 // CodeRequest returns the request of a live, unused code without using it
-// up: the token endpoint checks the client and PKCE first, and Issue uses
-// the code up with the grant it creates, so a request that fails those
-// checks leaves the code to its rightful client. A code presented after
-// its use is a replay (see replayed).
+// up: the token endpoint checks the client and PKCE after this, and Issue
+// uses the code up with the grant it creates, so a request that fails
+// those checks leaves the code to its rightful client. A code presented
+// after its use is a replay (see replayed); the adapter asks only for
+// requests that name a client, so a stranger holding a used code cannot
+// revoke the grant.
 func (s *Service) CodeRequest(ctx context.Context, t tenant.ID, code string) (*Request, error) {
 	r, err := s.Store.OAuthRequestByCode(ctx, t, Hash(code))
 	switch {
@@ -146,11 +150,11 @@ func (s *Service) replayed(ctx context.Context, prev *Request) error {
 	return ErrCodeInvalid
 }
 
-// Forget drops what a redeemed request no longer needs (state, nonce, the
-// user's hint), keeping the record that recognises a replayed code.
+// Forget drops what a redeemed request no longer needs (state, nonce),
+// keeping the record that recognises a replayed code.
 func (s *Service) Forget(ctx context.Context, t tenant.ID, rid RequestID) error {
 	_, err := s.Store.UpdateOAuthRequest(ctx, t, rid, func(r *Request) error {
-		r.Params.State, r.Params.Nonce, r.Params.LoginHint = "", "", ""
+		r.Params.State, r.Params.Nonce = "", ""
 		return nil
 	})
 	if errors.Is(err, ErrRequestNotFound) {

@@ -46,8 +46,6 @@ type Issue struct {
 	// RefreshLifetime (zero: by the session alone).
 	Refresh         bool
 	RefreshLifetime time.Duration
-	// Details are protocol facts for the audit event (never a secret).
-	Details map[string]any
 }
 
 // Issued is what Issue or Rotate created.
@@ -72,6 +70,17 @@ func (s *Service) Issue(ctx context.Context, in Issue) (*Issued, error) {
 				return err
 			}
 		}
+		if in.Session != "" {
+			// A code redeemed after its session ended (sign-out, an admin's
+			// revocation) would give a grant no logout will reach.
+			live, err := s.Store.SessionLive(ctx, in.Tenant, in.Session, now)
+			if err != nil {
+				return err
+			}
+			if !live {
+				return ErrSessionEnded
+			}
+		}
 		var gid ID
 		if in.User != "" {
 			g := &Grant{Tenant: in.Tenant, ID: ID(id.New("grt", now)), App: in.App, ClientID: in.ClientID, User: in.User,
@@ -91,9 +100,6 @@ func (s *Service) Issue(ctx context.Context, in Issue) (*Issued, error) {
 		if in.User != "" {
 			action = audit.ActionSSO
 			d["protocol"], d["session_id"], d["grant_id"] = "oidc", in.Session, gid
-		}
-		for k, v := range in.Details {
-			d[k] = v
 		}
 		return s.Store.AppendEvent(ctx, audit.New(ctx, string(in.Tenant), now, action, audit.TargetApplication, string(in.App), d))
 	})
@@ -126,8 +132,9 @@ func (s *Service) issueTokens(ctx context.Context, out *Issued, in Issue, gid ID
 		return nil
 	}
 	out.RefreshToken = NewSecret(PrefixRefresh)
-	// A refresh token lives as long as its family may; the session's end
-	// and the user's access end it sooner (checked at each use).
+	// A refresh token lives as long as its family may; the user's access
+	// ending (checked at each use) or the session's end (which revokes
+	// families without offline access) end it sooner.
 	out.RefreshExpires = now.Add(in.RefreshLifetime)
 	if in.RefreshLifetime <= 0 {
 		out.RefreshExpires = now.Add(access.MaxRefreshTokenLifetime * time.Second)
@@ -166,9 +173,9 @@ func (s *Service) Refresh(ctx context.Context, t tenant.ID, refresh string) (*Gr
 	return g, nil
 }
 
-// activeGrant returns grant gid while it is live, its session (if it had
-// one) too, and its user may use the application; a grant whose user lost
-// access is revoked on the spot.
+// activeGrant returns grant gid while it is live (not revoked, not past its
+// family's end) and its user may use the application; a grant whose user
+// lost access is revoked on the spot.
 func (s *Service) activeGrant(ctx context.Context, t tenant.ID, gid ID, now time.Time) (*Grant, error) {
 	g, err := s.Store.Grant(ctx, t, gid)
 	if err != nil || !g.Active(now) {
@@ -250,6 +257,9 @@ func (s *Service) AccessToken(ctx context.Context, t tenant.ID, accessID string)
 	return tok, g, nil
 }
 
+// ErrSessionEnded refuses to issue from a session that has ended.
+var ErrSessionEnded = fmt.Errorf("the sign-in this code came from has ended: %w", errkind.Invalid)
+
 // MaxAssertionLifetime bounds how far ahead a client assertion may expire:
 // its id is remembered until then, and a long-lived assertion is a
 // long-lived credential.
@@ -267,6 +277,8 @@ func (s *Service) UseAssertion(ctx context.Context, t tenant.ID, clientID, jti s
 	switch {
 	case jti == "" || len(jti) > 256:
 		return fmt.Errorf("client assertion needs a jti of 1 to 256 characters: %w", errkind.Unauthenticated)
+	case !now.Before(expires):
+		return fmt.Errorf("client assertion expired: %w", errkind.Unauthenticated)
 	case expires.After(now.Add(MaxAssertionLifetime)):
 		return fmt.Errorf("client assertion expires more than %s ahead: %w", MaxAssertionLifetime, errkind.Unauthenticated)
 	}

@@ -14,13 +14,17 @@ import (
 	"github.com/tessera-iam/tessera/internal/grant"
 )
 
-// authenticateClient runs before the library at the token endpoint. It
-// holds a client to the one authentication method it is registered with
-// (the library would take a secret by either method from a client set up
-// for one), refuses a request that uses two (RFC 6749 §2.3), and verifies a
-// private_key_jwt assertion for client credentials, which the library
-// leaves to storage without showing it the assertion.
-func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, info *reqInfo) error {
+// authenticateClient runs before the library at the token, introspection
+// and revocation endpoints. It holds a client to the one authentication
+// method it is registered with (the library would take a secret by either
+// method from a client set up for one), refuses a request that uses two
+// (RFC 6749 §2.3), verifies a private_key_jwt assertion once (its jti is
+// remembered: the library's own check would take it again) and, for client
+// credentials, hands it to storage, which the library leaves without the
+// assertion. At the token endpoint a code or refresh token comes with a
+// client identity, or the library would look it up (and a used code revoke
+// its grant) for anyone.
+func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, info *reqInfo, tokenEndpoint bool) error {
 	if err := r.ParseForm(); err != nil {
 		return errors.New("malformed request body")
 	}
@@ -66,6 +70,9 @@ func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, info 
 		info.assertedClient = req.Issuer
 	}
 	if clientID == "" {
+		if g := r.PostForm.Get("grant_type"); tokenEndpoint && (g == string(oidc.GrantTypeCode) || g == string(oidc.GrantTypeRefreshToken)) {
+			return errors.New("client authentication required")
+		}
 		return nil // the library answers the missing client
 	}
 	c, err := (&storage{h: h}).lookupClient(ctx, clientID)
@@ -73,7 +80,7 @@ func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, info 
 		return nil // unknown to us: the library refuses it the same way as any other
 	}
 	if c.cfg.TokenEndpointAuthMethod != used {
-		return errors.New("this client authenticates with " + c.cfg.TokenEndpointAuthMethod)
+		return errors.New("client authentication failed") // the same words as a wrong secret: nothing about the client
 	}
 	return nil
 }

@@ -27,7 +27,8 @@ func (h *Handler) discovery(ctx context.Context, w http.ResponseWriter, info *re
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.DeviceAuthorizationEndpoint, d.CheckSessionIframe = "", ""
 	d.IDTokenSigningAlgValuesSupported = slices.Clone(access.SigningAlgorithms)
-	d.TokenEndpointAuthSigningAlgValuesSupported = []string{"RS256", "RS384", "RS512", "PS256", "ES256"}
+	// What client assertions may be signed with (the library verifies these).
+	d.TokenEndpointAuthSigningAlgValuesSupported = []string{"RS256", "PS256", "ES256"}
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	web.JSON(w, http.StatusOK, d)

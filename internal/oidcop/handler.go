@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/tessera-iam/tessera/internal/access"
@@ -45,8 +47,9 @@ type Handler struct {
 	// CSRFKey keys the consent form's token, as the sign-in pages' (the
 	// two share the browser's CSRF cookie).
 	CSRFKey []byte
-	// LogoutClient delivers back-channel logout tokens; nil: a client with
-	// a 5-second timeout.
+	// LogoutClient delivers back-channel logout tokens and fetches
+	// private_key_jwt clients' jwks_uri; nil: a client with a 5-second
+	// timeout.
 	LogoutClient *http.Client
 
 	provider *op.Provider
@@ -96,6 +99,11 @@ func New(h Handler) (*Handler, error) {
 			op.NewEndpoint(pathRevoke), op.NewEndpoint(pathEndSession), op.NewEndpoint(pathKeys)),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(pathIntrospect)),
 		op.WithCrypto(tokenCodec{}),
+		// Any origin may call the endpoints meant for it (token, userinfo,
+		// ...) from a browser, but never with the browser's cookies.
+		op.WithCORSOptions(&cors.Options{AllowOriginFunc: func(string) bool { return true }, AllowCredentials: false,
+			AllowedHeaders: []string{"Origin", "Accept", "Accept-Language", "Authorization", "Content-Type", "X-Requested-With"},
+			AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost}, ExposedHeaders: []string{"Location", "Content-Length"}}),
 		op.WithLogger(h.Log),
 	}
 	if strings.HasPrefix(h.PublicURL, "http://") {
@@ -167,12 +175,24 @@ func (h *Handler) serveProvider(w http.ResponseWriter, r *http.Request) {
 		ClientIP: web.ClientIP(r.Context()), UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())})
 	switch rest {
 	case "/.well-known/openid-configuration":
-		if r.Method == http.MethodGet {
-			h.discovery(ctx, w, info)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-	case "/" + pathToken:
-		if err := h.authenticateClient(ctx, r, info); err != nil {
+		h.discovery(ctx, w, info)
+		return
+	case "/" + pathToken, "/" + pathIntrospect, "/" + pathRevoke:
+		if r.Method == http.MethodOptions {
+			break // CORS preflight
+		}
+		if r.URL.RawQuery != "" {
+			// RFC 6749 §2.3.1, §3.2: credentials and grants go in the body,
+			// never in a URL that logs keep.
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the parameters in the request body")
+			return
+		}
+		if err := h.authenticateClient(ctx, r, info, rest == "/"+pathToken); err != nil {
 			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", err.Error())
 			return
 		}
@@ -290,4 +310,16 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// fault hides a server fault from the client, which would otherwise read
+// the error's text as the error_description: it is logged, and answered
+// as server_error with the request id only. OAuth errors pass as they are.
+func (h *Handler) fault(ctx context.Context, err error) error {
+	var oe *oidc.Error
+	if errors.As(err, &oe) {
+		return err
+	}
+	h.Log.ErrorContext(ctx, "oidc provider fault", "err", err)
+	return oidc.ErrServerError().WithDescription("internal error (request id %s)", web.RequestID(ctx))
 }

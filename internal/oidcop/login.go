@@ -71,6 +71,13 @@ func (h *Handler) continueLogin(q *page) error {
 	if err != nil {
 		return err
 	}
+	return h.advance(q, p, "")
+}
+
+// advance takes a request as far as it can go: every check, whoever calls
+// (the hand-over page, or the consent form with the user's answer, which
+// must not skip any of them).
+func (h *Handler) advance(q *page, p *pendingLogin, answer string) error {
 	ses, usr, err := h.signedIn(q)
 	if err != nil {
 		return err
@@ -109,10 +116,17 @@ func (h *Handler) continueLogin(q *page) error {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			if hasPrompt(p.r, oidc.PromptNone) {
-				return h.answerError(q, p, &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented yet"})
+		switch {
+		case ok:
+		case answer == "deny":
+			return h.answerError(q, p, oidc.ErrAccessDenied().WithDescription("the user did not consent"))
+		case answer == "allow":
+			if err := h.Grants.GiveConsent(q.ctx(), q.tenant.ID, usr.ID, p.app.ID, p.r.Params.Scopes); err != nil {
+				return err
 			}
+		case hasPrompt(p.r, oidc.PromptNone):
+			return h.answerError(q, p, &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented yet"})
+		default:
 			return h.showConsent(q, p, usr)
 		}
 	}
@@ -196,20 +210,11 @@ func (h *Handler) consent(q *page) error {
 	if err != nil {
 		return err
 	}
-	ses, usr, err := h.signedIn(q)
-	if err != nil {
-		return err
-	}
-	if ses == nil {
+	answer := q.r.PostFormValue("decision")
+	if !p.cfg.RequireConsent || (answer != "allow" && answer != "deny") {
 		return expiredLink
 	}
-	if q.r.PostFormValue("decision") != "allow" {
-		return h.answerError(q, p, oidc.ErrAccessDenied().WithDescription("the user did not consent"))
-	}
-	if err := h.Grants.GiveConsent(q.ctx(), q.tenant.ID, usr.ID, p.app.ID, p.r.Params.Scopes); err != nil {
-		return err
-	}
-	return h.complete(q, p, ses)
+	return h.advance(q, p, answer)
 }
 
 func (h *Handler) csrf() web.CSRF { return web.CSRF{Key: h.CSRFKey, Cookie: csrfCookie} }

@@ -34,8 +34,9 @@ var (
 	_ op.CanTerminateSessionFromRequest = (*storage)(nil)
 )
 
-// errNotFound is a client, request or token the library should answer as
-// unknown, never as a server fault.
+// errNotFound is a client, request or token that is unknown, off or dead:
+// a plain error, which the library's client and token checks answer as
+// invalid (see op.Storage); it marks, for this package, what is not a fault.
 type errNotFound struct{ error }
 
 func (errNotFound) IsNotFound() {}
@@ -128,10 +129,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, ar *oidc.AuthRequest, _
 	}
 	p := grant.Params{ClientID: ar.ClientID, RedirectURI: ar.RedirectURI, ResponseType: string(ar.ResponseType),
 		ResponseMode: string(ar.ResponseMode), Scopes: scopes, State: ar.State, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge,
-		Prompt: ar.Prompt, LoginHint: truncate(ar.LoginHint, 320)}
-	if ar.MaxAge != nil {
-		p.MaxAge = ar.MaxAge
-	}
+		Prompt: ar.Prompt, MaxAge: ar.MaxAge}
 	r, err := s.h.Grants.NewRequest(ctx, info.tenant.ID, c.app.ID, info.browser, p)
 	if err != nil {
 		return nil, err
@@ -158,8 +156,11 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 // grant.Service.CodeRequest).
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	r, err := s.h.Grants.CodeRequest(ctx, infoFrom(ctx).tenant.ID, code)
+	if errors.Is(err, grant.ErrCodeInvalid) {
+		return nil, err // the library answers invalid_grant
+	}
 	if err != nil {
-		return nil, err
+		return nil, s.h.fault(ctx, err)
 	}
 	return authRequest{r: r, code: code}, nil
 }
@@ -198,7 +199,7 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 		}
 		var reason string
 		if reason, err = s.h.Grants.Allowed(ctx, t, r.r.Params.User, c.app.ID); err != nil {
-			return "", "", time.Time{}, err
+			return "", "", time.Time{}, s.h.fault(ctx, err)
 		}
 		if reason != "" {
 			// RFC 6749 §5.2: the grant is no longer good for this user.
@@ -227,14 +228,19 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 	default:
 		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
 	}
-	if errors.Is(err, grant.ErrCodeInvalid) {
+	switch {
+	case errors.Is(err, grant.ErrCodeInvalid):
 		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("invalid code")
-	}
-	if err != nil {
-		return "", "", time.Time{}, err
+	case errors.Is(err, grant.ErrSessionEnded):
+		return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("the sign-in has ended")
+	case err != nil:
+		return "", "", time.Time{}, s.h.fault(ctx, err)
 	}
 	token, err := s.accessToken(ctx, c, req, out)
-	return token, out.RefreshToken, out.AccessExpires, err
+	if err != nil {
+		return "", "", time.Time{}, s.h.fault(ctx, err)
+	}
+	return token, out.RefreshToken, out.AccessExpires, nil
 }
 
 // accessToken is the token the client receives: the opaque value, or a
@@ -272,7 +278,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
 	}
 	if err != nil {
-		return nil, err
+		return nil, s.h.fault(ctx, err)
 	}
 	return &refreshRequest{g: g, scopes: g.Scopes}, nil
 }
@@ -293,9 +299,15 @@ func (s *storage) TerminateSession(ctx context.Context, userID, clientID string)
 // id_token_hint names its user. It returns where the browser goes next.
 func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
 	info := infoFrom(ctx)
-	next := req.RedirectURI
-	if next == "" {
-		next = "/t/" + info.tenant.Slug + "/login?signed_out=1"
+	// Only a post-logout URI the client registered, by Tessera's own rule
+	// (the library's admits loopback variants); otherwise, and without one
+	// (the library then hands over just "?state=..."), Tessera's sign-in
+	// page.
+	next := "/t/" + info.tenant.Slug + "/login"
+	if req.RedirectURI != "" && !strings.HasPrefix(req.RedirectURI, "?") {
+		if c, err := s.lookupClient(ctx, req.ClientID); err == nil && c.cfg.PostLogoutRedirectURIAllowed(strings.SplitN(req.RedirectURI, "?", 2)[0]) {
+			next = req.RedirectURI
+		}
 	}
 	if info.session == "" {
 		return next, nil
@@ -433,23 +445,21 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	if err != nil {
 		return err
 	}
+	// Filled apart and copied only when whole: an inactive answer carries
+	// nothing but "active": false (RFC 7662 §2.2).
 	info := infoFrom(ctx)
-	resp.Scope = oidc.SpaceDelimitedArray(tok.Scopes)
-	resp.ClientID = tok.ClientID
-	resp.TokenType = oidc.BearerToken
-	resp.Expiration = oidc.FromTime(tok.Expires)
-	resp.IssuedAt = oidc.FromTime(tok.Created)
-	resp.Issuer = info.issuer
-	resp.Audience = []string{tok.ClientID}
-	resp.Subject = tok.ClientID
+	out := oidc.IntrospectionResponse{Scope: oidc.SpaceDelimitedArray(tok.Scopes), ClientID: tok.ClientID,
+		TokenType: oidc.BearerToken, Expiration: oidc.FromTime(tok.Expires), IssuedAt: oidc.FromTime(tok.Created),
+		Issuer: info.issuer, Audience: []string{tok.ClientID}, Subject: tok.ClientID}
 	if g != nil {
-		resp.Subject = string(g.User)
+		out.Subject = string(g.User)
 		var ui oidc.UserInfo
 		if err := s.h.userinfo(ctx, info.tenant, c, g.User, tok.Scopes, &ui); err != nil {
 			return err
 		}
-		resp.SetUserInfo(&ui)
+		out.SetUserInfo(&ui)
 	}
+	*resp = out
 	return nil
 }
 

@@ -55,8 +55,9 @@ func (tokenCodec) Decrypt(token string) (string, error) {
 	return token + ":", nil
 }
 
-// maxTokenLength bounds what is parsed as a token.
-const maxTokenLength = 8 << 10
+// maxTokenLength bounds what is parsed as a token: the request header
+// limit, so that a JWT with many groups still works.
+const maxTokenLength = 64 << 10
 
 // signingKey is a tenant's active key as the library signs with it.
 type signingKey struct {

@@ -140,6 +140,23 @@ func (db *DB) Grant(ctx context.Context, t tenant.ID, id grant.ID) (*grant.Grant
 	return scanGrant(db.r(ctx).QueryRowContext(ctx, `SELECT `+grantCols+` FROM oauth_grants WHERE tenant_id = $1 AND id = $2`, t, id))
 }
 
+// SessionLive reports whether a session exists and has not reached its
+// absolute end, holding its row on PostgreSQL (see grant.Store). Its idle
+// timeout is not read here: activity is written to the row late.
+func (db *DB) SessionLive(ctx context.Context, t tenant.ID, sid session.ID, now time.Time) (bool, error) {
+	lock := ""
+	if db.dialect == Postgres {
+		lock = " FOR SHARE"
+	}
+	var one int
+	err := db.w(ctx).QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE tenant_id = $1 AND id = $2 AND expires_at > $3`+lock,
+		t, sid, ts(now)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // SessionGrants lists the live grants of a session.
 func (db *DB) SessionGrants(ctx context.Context, t tenant.ID, sid session.ID) ([]grant.Grant, error) {
 	rows, err := db.r(ctx).QueryContext(ctx, `SELECT `+grantCols+` FROM oauth_grants
