@@ -56,6 +56,9 @@ type Params struct {
 	CodeChallenge string   `json:"code_challenge,omitempty"` // S256 only
 	Prompt        []string `json:"prompt,omitempty"`
 	MaxAge        *uint    `json:"max_age,omitempty"`
+	// Hint is the user an id_token_hint named (OIDC Core §3.1.2.1): the
+	// request is for that user only.
+	Hint user.ID `json:"hint,omitempty"`
 
 	User     user.ID    `json:"user,omitempty"`
 	Session  session.ID `json:"session,omitempty"`

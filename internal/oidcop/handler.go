@@ -56,6 +56,8 @@ type Handler struct {
 	pages    map[string]*template.Template
 	// parsedKeys holds the tenants' parsed public signing keys by key id.
 	parsedKeys *sync.Map
+	// jwks holds private_key_jwt clients' fetched JWK Sets by URI.
+	jwks *sync.Map
 }
 
 // Paths of the provider's endpoints under the issuer.
@@ -83,7 +85,7 @@ func New(h Handler) (*Handler, error) {
 		return nil, err
 	}
 	h.pages = pages
-	h.parsedKeys = &sync.Map{}
+	h.parsedKeys, h.jwks = &sync.Map{}, &sync.Map{}
 	cfg := &op.Config{
 		CodeMethodS256:                    true,
 		AuthMethodPost:                    true,

@@ -88,6 +88,19 @@ func (h *Handler) advance(q *page, p *pendingLogin, answer string) error {
 			return err
 		}
 	}
+	if hint := p.r.Params.Hint; hint != "" && usr != nil && usr.ID != hint {
+		// The application asked for another user than the one signed in
+		// here: sign in as that user (once), never answer for this one.
+		switch {
+		case hasPrompt(p.r, oidc.PromptNone):
+			return h.answerError(q, p, oidc.ErrLoginRequired().WithDescription("another user is signed in"))
+		case !ses.Created.Before(p.r.Created):
+			return &refusal{status: http.StatusForbidden, title: "Another account",
+				detail: p.app.Name + " asked for another account than the one you signed in with. Go back to " + p.app.Name + " and try again."}
+		}
+		http.Redirect(q.w, q.r, q.base()+"/login?return="+url.QueryEscape(q.loginPath(p.r.ID)), http.StatusSeeOther)
+		return nil
+	}
 	switch decide(p.r, ses, mfa, h.Now()) {
 	case verdictSignIn:
 		http.Redirect(q.w, q.r, q.base()+"/login?return="+url.QueryEscape(q.loginPath(p.r.ID)), http.StatusSeeOther)

@@ -10,7 +10,6 @@ import (
 	"github.com/tessera-iam/tessera/internal/access"
 	"github.com/tessera-iam/tessera/internal/grant"
 	"github.com/tessera-iam/tessera/internal/id"
-	"github.com/tessera-iam/tessera/internal/keys"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/tenant"
 )
@@ -47,7 +46,7 @@ func (h *Handler) SessionsEnded(ctx context.Context, t tenant.ID, ids []session.
 		if err != nil || cfg.BackChannelLogoutURI == "" {
 			continue
 		}
-		token, err := h.mintJWT(ctx, t, keys.RS256, logoutJWTType, h.logoutClaims(ten, g))
+		token, err := h.mintJWT(ctx, t, cfg.IDTokenSignedResponseAlg, logoutJWTType, h.logoutClaims(ten, g))
 		if err != nil {
 			return err
 		}

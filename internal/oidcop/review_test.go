@@ -32,6 +32,7 @@ func TestReviewFindings(t *testing.T) {
 			{"SecretInQueryRefused", testSecretInQueryRefused},
 			{"BigAccessToken", testBigAccessToken},
 			{"LogoutWithStateOnly", testLogoutWithStateOnly},
+			{"IDTokenHintForAnotherUser", testIDTokenHintForAnotherUser},
 		} {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
 		}
@@ -192,5 +193,28 @@ func testLogoutWithStateOnly(t *testing.T, e *op) {
 	a := e.browser(t).get(e.issuer() + "/oauth2/end_session?state=abc")
 	if a.status != http.StatusFound && a.status != http.StatusSeeOther || !strings.Contains(a.location, "/t/"+slug+"/login") {
 		t.Fatalf("want a redirect to the sign-in page, got %d %q", a.status, a.location)
+	}
+}
+
+// testIDTokenHintForAnotherUser: a request whose id_token_hint names Bob is
+// not answered for Alice, who is signed in at this browser: prompt=none
+// gets login_required, otherwise the sign-in page.
+func testIDTokenHintForAnotherUser(t *testing.T, e *op) {
+	c := e.app(t, "Portal", redirect, nil)
+	alice, bob := e.person(t, "alice", ""), e.person(t, "bob", "")
+	e.assign(t, c.app.ID, alice, "viewer")
+	e.assign(t, c.app.ID, bob, "viewer")
+	r := e.rp(t, c)
+	bobs, _ := r.login(e.browser(t), bob.Username).Extra("id_token").(string)
+	b := e.browser(t)
+	r.login(b, alice.Username)
+	e.clk.Advance(time.Second) // Alice's session is from before the requests
+	hint := oauth2.SetAuthURLParam("id_token_hint", bobs)
+	a := b.follow(r.authURL(oauth2.GenerateVerifier(), hint, oauth2.SetAuthURLParam("prompt", "none")))
+	if q := redirectQuery(t, a, redirect); q.Get("error") != "login_required" || q.Get("code") != "" {
+		t.Fatalf("prompt=none with another user's hint: %v", q)
+	}
+	if a := b.follow(r.authURL(oauth2.GenerateVerifier(), hint)); !b.isSignInPage(a) {
+		t.Fatalf("another user's hint: want the sign-in page, got %d %q", a.status, a.location)
 	}
 }

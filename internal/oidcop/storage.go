@@ -105,7 +105,7 @@ func clientOf(info *reqInfo, app *access.Application, cfg *access.OIDCClient) (*
 // library leaves to us: PKCE (S256 only, required where the client says
 // or is public), the redirect URI by Tessera's own rules, and the scopes
 // the client may have.
-func (s *storage) CreateAuthRequest(ctx context.Context, ar *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+func (s *storage) CreateAuthRequest(ctx context.Context, ar *oidc.AuthRequest, hint string) (op.AuthRequest, error) {
 	info := infoFrom(ctx)
 	c, err := s.lookupClient(ctx, ar.ClientID)
 	if err != nil {
@@ -129,7 +129,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, ar *oidc.AuthRequest, _
 	}
 	p := grant.Params{ClientID: ar.ClientID, RedirectURI: ar.RedirectURI, ResponseType: string(ar.ResponseType),
 		ResponseMode: string(ar.ResponseMode), Scopes: scopes, State: ar.State, Nonce: ar.Nonce, CodeChallenge: ar.CodeChallenge,
-		Prompt: ar.Prompt, MaxAge: ar.MaxAge}
+		Prompt: ar.Prompt, MaxAge: ar.MaxAge, Hint: user.ID(hint)}
 	r, err := s.h.Grants.NewRequest(ctx, info.tenant.ID, c.app.ID, info.browser, p)
 	if err != nil {
 		return nil, err
@@ -501,33 +501,58 @@ func (s *storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID str
 	return nil, errNotFound{errors.New("no such key")}
 }
 
-// clientKeys reads a client's JWK Set.
+// clientKeys reads a client's JWK Set: registered, or from its jwks_uri,
+// which is fetched at most every jwksFor per URI (an assertion that only
+// names the client must not make Tessera fetch again and again) and never
+// through a redirect.
 func (h *Handler) clientKeys(ctx context.Context, cfg *access.OIDCClient) (*jose.JSONWebKeySet, error) {
 	text := cfg.JWKS
 	if text == "" && cfg.JWKSURI != "" {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.JWKSURI, nil)
-		if err != nil {
-			return nil, err
+		now := h.Now()
+		if e, ok := h.jwks.Load(cfg.JWKSURI); ok && now.Before(e.(fetchedKeys).until) {
+			text = e.(fetchedKeys).text
+		} else {
+			b, err := h.fetchJWKS(ctx, cfg.JWKSURI)
+			if err != nil {
+				return nil, err
+			}
+			text = string(b)
+			h.jwks.Store(cfg.JWKSURI, fetchedKeys{text: text, until: now.Add(jwksFor)})
 		}
-		resp, err := h.LogoutClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, errors.New("jwks_uri answered " + resp.Status)
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, access.MaxJWKSBytes))
-		if err != nil {
-			return nil, err
-		}
-		text = string(b)
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal([]byte(text), &set); err != nil {
 		return nil, err
 	}
 	return &set, nil
+}
+
+// jwksFor is how long a fetched JWK Set serves: a client rotating its keys
+// publishes the new one this long before it signs with it.
+const jwksFor = 5 * time.Minute
+
+// fetchedKeys is a fetched JWK Set and until when it serves.
+type fetchedKeys struct {
+	text  string
+	until time.Time
+}
+
+func (h *Handler) fetchJWKS(ctx context.Context, uri string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	client := *h.LogoutClient
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errors.New("jwks_uri answered " + resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, access.MaxJWKSBytes))
 }
 
 // ValidateJWTProfileScopes: the JWT bearer grant (RFC 7523 §2.1) is not
