@@ -33,6 +33,7 @@ type Grant struct {
 	User     user.ID
 	Session  session.ID // the browser session the authorization came from
 	Request  RequestID  // the authorization request, for code replay
+	Issuer   string     // the issuer it was given under (the tenant's URL or own domain), for logout tokens
 	Scopes   []string
 	AuthTime time.Time
 	AMR      []string

@@ -32,6 +32,7 @@ type Issue struct {
 	User      user.ID
 	Session   session.ID
 	Request   RequestID
+	Issuer    string
 	// Code, when set, is the authorization code being redeemed: Issue uses
 	// it up in its transaction, so of two redemptions one issues and the
 	// other is a replay that revokes what the first issued.
@@ -84,7 +85,7 @@ func (s *Service) Issue(ctx context.Context, in Issue) (*Issued, error) {
 		var gid ID
 		if in.User != "" {
 			g := &Grant{Tenant: in.Tenant, ID: ID(id.New("grt", now)), App: in.App, ClientID: in.ClientID, User: in.User,
-				Session: in.Session, Request: in.Request, Scopes: in.Scopes, AuthTime: in.AuthTime, AMR: in.AMR, Created: now}
+				Session: in.Session, Request: in.Request, Issuer: in.Issuer, Scopes: in.Scopes, AuthTime: in.AuthTime, AMR: in.AMR, Created: now}
 			if in.Refresh && in.RefreshLifetime > 0 {
 				g.Expires = now.Add(in.RefreshLifetime)
 			}

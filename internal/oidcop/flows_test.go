@@ -2,6 +2,8 @@ package oidcop_test
 
 import (
 	"context"
+	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -127,6 +129,70 @@ func TestConsentTakenBack(t *testing.T) {
 		}
 		if !strings.Contains(again.body, `name="decision"`) {
 			t.Fatalf("the next sign-in does not ask for consent again: %d %.300s", again.status, again.body)
+		}
+	})
+}
+
+// TestOwnDomainIssuer signs in through the tenant's own domain: there the
+// issuer is on the domain (discovery, ID token, access token), and its
+// tokens are good at the public URL's endpoints too, the same provider.
+func TestOwnDomainIssuer(t *testing.T) {
+	eachOP(t, func(t *testing.T, e *op) {
+		const domain = "login.acme.example"
+		if _, err := e.srv.Tenants.SetTenantDomain(e.ctx, e.tenant, domain, 0); err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(e.url)
+		own := "http://" + domain + ":" + u.Port() + "/t/" + slug
+		// Both the relying party and the browser reach the domain at the
+		// test server, as DNS would send them.
+		dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, u.Host)
+		}
+		hc := &http.Client{Transport: &http.Transport{DialContext: dial}}
+		c := e.newClient(t, "Portal", redirect, nil)
+		alice := e.newUser(t, "alice", "")
+		e.assign(t, c.app.ID, alice)
+		ctx := oidc.ClientContext(context.Background(), hc)
+		provider, err := oidc.NewProvider(ctx, own)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := &oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.secret, Endpoint: provider.Endpoint(),
+			RedirectURL: redirect, Scopes: []string{oidc.ScopeOpenID, "email"}}
+		if !strings.HasPrefix(conf.Endpoint.TokenURL, own+"/oauth2/") {
+			t.Fatalf("token endpoint %s, not on the own domain", conf.Endpoint.TokenURL)
+		}
+		b := e.browser(t)
+		b.c.Transport = hc.Transport
+		b.e = &op{url: "http://" + domain + ":" + u.Port(), srv: e.srv, tenant: e.tenant, clk: e.clk, ctx: e.ctx}
+		verifier := oauth2.GenerateVerifier()
+		a := b.authorize(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), "alice")
+		back, _ := url.Parse(a.location)
+		tok, err := conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v (authorize ended at %d %q)", err, a.status, a.location)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := provider.Verifier(&oidc.Config{ClientID: c.cfg.ClientID}).Verify(ctx, raw)
+		if err != nil || idt.Issuer != own {
+			t.Fatalf("ID token: %v, issuer %v", err, idt)
+		}
+		// The same provider under the public URL knows the token.
+		req, _ := http.NewRequest(http.MethodPost, e.issuer()+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(c.cfg.ClientID, c.secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var in struct {
+			Active bool   `json:"active"`
+			Iss    string `json:"iss"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&in); err != nil || !in.Active {
+			t.Fatalf("introspection at the public URL: %+v %v", in, err)
 		}
 	})
 }

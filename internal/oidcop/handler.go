@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -163,7 +165,7 @@ func (h *Handler) serveProvider(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	info := &reqInfo{tenant: t, issuer: access.OIDCIssuer(h.PublicURL, t.Slug), alg: keys.RS256}
+	info := &reqInfo{tenant: t, issuer: h.issuer(r, t), alg: keys.RS256}
 	if c, err := r.Cookie(session.CookieName); err == nil {
 		info.session = c.Value
 	}
@@ -207,6 +209,32 @@ func (h *Handler) serveProvider(w http.ResponseWriter, r *http.Request) {
 	r2.URL.Path, r2.URL.RawPath = rest, ""
 	w.Header().Set("Cache-Control", "no-store")
 	h.provider.ServeHTTP(w, r2)
+}
+
+// issuer is the tenant's issuer as this request reaches it: /t/{slug} on
+// the tenant's own domain when the request came there (its sign-in pages
+// and cookies live on that host, under /t/{slug} as everywhere), else on
+// the public URL. Both name the same provider; a token carries the one it
+// was issued under.
+func (h *Handler) issuer(r *http.Request, t *tenant.Tenant) string {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	if t.Domain != "" && strings.EqualFold(host, t.Domain) {
+		scheme, _, _ := strings.Cut(h.PublicURL, "://")
+		return access.OIDCIssuer(scheme+"://"+r.Host, t.Slug)
+	}
+	return access.OIDCIssuer(h.PublicURL, t.Slug)
+}
+
+// ownIssuer reports whether iss is one of tenant t's issuers.
+func (h *Handler) ownIssuer(iss string, t *tenant.Tenant) bool {
+	if iss == access.OIDCIssuer(h.PublicURL, t.Slug) {
+		return true
+	}
+	u, err := url.Parse(iss)
+	return err == nil && t.Domain != "" && strings.EqualFold(u.Hostname(), t.Domain) && u.Path == "/t/"+t.Slug
 }
 
 // bindBrowser returns the digest of the browser's binding cookie, setting

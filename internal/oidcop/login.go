@@ -155,7 +155,7 @@ func (h *Handler) complete(q *page, p *pendingLogin, ses *session.Session) error
 		}
 		return err
 	}
-	issuer := access.OIDCIssuer(h.PublicURL, q.tenant.Slug)
+	issuer := h.issuer(q.r, q.tenant)
 	callback := access.NewOIDCEndpoints(issuer).Authorization + "/callback?id=" + url.QueryEscape(string(p.r.ID))
 	// A page that moves on by itself rather than a redirect: the browser
 	// often arrives here in the redirects that follow a form (the password,
@@ -176,7 +176,7 @@ type continueData struct {
 // answerError sends the browser back to the client with an error
 // (OIDC Core §3.1.2.6).
 func (h *Handler) answerError(q *page, p *pendingLogin, e *oidc.Error) error {
-	ctx := op.ContextWithIssuer(q.ctx(), access.OIDCIssuer(h.PublicURL, q.tenant.Slug))
+	ctx := op.ContextWithIssuer(q.ctx(), h.issuer(q.r, q.tenant))
 	op.AuthRequestError(q.w, q.r.WithContext(ctx), authRequest{r: p.r}, e, h.provider)
 	return nil
 }

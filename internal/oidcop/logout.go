@@ -1,6 +1,7 @@
 package oidcop
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -72,7 +73,7 @@ const logoutEvent = "http://schemas.openid.net/event/backchannel-logout"
 func (h *Handler) logoutClaims(t *tenant.Tenant, g grant.Grant) map[string]any {
 	now := h.Now()
 	return map[string]any{
-		"iss": access.OIDCIssuer(h.PublicURL, t.Slug), "aud": g.ClientID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+		"iss": cmp.Or(g.Issuer, access.OIDCIssuer(h.PublicURL, t.Slug)), "aud": g.ClientID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
 		"jti": id.New("lgt", now), "sub": string(g.User), "sid": string(g.Session),
 		"events": map[string]any{logoutEvent: map[string]any{}},
 	}

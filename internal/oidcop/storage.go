@@ -207,7 +207,8 @@ func (s *storage) issue(ctx context.Context, req op.TokenRequest, current string
 		}
 		p := r.r.Params
 		out, err = s.h.Grants.Issue(ctx, grant.Issue{Tenant: t, App: c.app.ID, ClientID: c.cfg.ClientID,
-			GrantType: access.GrantAuthorizationCode, User: p.User, Session: p.Session, Request: r.r.ID, Code: r.code, Scopes: p.Scopes,
+			GrantType: access.GrantAuthorizationCode, User: p.User, Session: p.Session, Request: r.r.ID, Issuer: info.issuer, Code: r.code,
+			Scopes:   p.Scopes,
 			AuthTime: p.AuthTime, AMR: p.AMR, Opaque: c.cfg.AccessTokenFormat == access.TokenFormatOpaque,
 			AccessLifetime: seconds(c.cfg.AccessTokenLifetimeSeconds), Refresh: slices.Contains(p.Scopes, access.ScopeOfflineAccess) &&
 				c.cfg.HasGrant(access.GrantRefreshToken), RefreshLifetime: seconds(c.cfg.RefreshTokenLifetimeSeconds)})

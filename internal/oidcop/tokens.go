@@ -192,7 +192,7 @@ func (h *Handler) accessID(ctx context.Context, info *reqInfo, token string) (st
 		return "", grant.ErrTokenInvalid
 	}
 	var c accessClaims
-	if err := json.Unmarshal(payload, &c); err != nil || c.Issuer != info.issuer || c.ID == "" ||
+	if err := json.Unmarshal(payload, &c); err != nil || !h.ownIssuer(c.Issuer, info.tenant) || c.ID == "" ||
 		!h.Now().Before(time.Unix(c.Expiry, 0)) {
 		return "", grant.ErrTokenInvalid
 	}

@@ -100,6 +100,7 @@ func (db *DB) OAuthRequestByCode(ctx context.Context, t tenant.ID, hash string) 
 
 // grantData is the JSON column of a grant.
 type grantData struct {
+	Issuer   string    `json:"issuer,omitempty"`
 	Scopes   []string  `json:"scopes"`
 	AuthTime time.Time `json:"auth_time,omitzero"`
 	AMR      []string  `json:"amr,omitempty"`
@@ -117,13 +118,13 @@ func scanGrant(row rowScanner) (*grant.Grant, error) {
 		return nil, notFound(err, grant.ErrTokenInvalid)
 	}
 	g.User, g.Session, g.Request, g.Reason = user.ID(u.String), session.ID(ses.String), grant.RequestID(req.String), reason.String
-	g.Scopes, g.AuthTime, g.AMR = d.Scopes, d.AuthTime, d.AMR
+	g.Issuer, g.Scopes, g.AuthTime, g.AMR = d.Issuer, d.Scopes, d.AuthTime, d.AMR
 	return &g, nil
 }
 
 // CreateGrant inserts a grant.
 func (db *DB) CreateGrant(ctx context.Context, g *grant.Grant) error {
-	data, err := jsonText(grantData{Scopes: g.Scopes, AuthTime: g.AuthTime, AMR: g.AMR})
+	data, err := jsonText(grantData{Issuer: g.Issuer, Scopes: g.Scopes, AuthTime: g.AuthTime, AMR: g.AMR})
 	if err != nil {
 		return err
 	}
