@@ -158,7 +158,34 @@ func CanonicalDetails(details map[string]any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if flat(details) {
+		// Already canonical: encoding/json sorts a map's keys, and for these
+		// values a decode and re-encode gives back the same bytes.
+		return b, nil
+	}
 	return CanonicalJSON(b)
+}
+
+// flat reports whether details holds only valid UTF-8 strings (keys and
+// values), booleans, nils and integers: the common case, whose json.Marshal
+// output CanonicalJSON would leave as it is. Invalid UTF-8, floats, structs
+// and nested values take the long way.
+func flat(details map[string]any) bool {
+	for k, v := range details {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		switch v := v.(type) {
+		case string:
+			if !utf8.ValidString(v) {
+				return false
+			}
+		case bool, nil, int, int64, int32, uint, uint64, uint32:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // CanonicalJSON rewrites JSON text in canonical form (see CanonicalDetails).

@@ -337,3 +337,35 @@ func BenchmarkSeal(b *testing.B) {
 		}
 	}
 }
+
+// TestCanonicalDetailsFlatShortcut: details of strings, booleans, nils and
+// integers skip the re-encoding; they must come out exactly as the long
+// way gives them, whatever the text holds.
+func TestCanonicalDetailsFlatShortcut(t *testing.T) {
+	texts := []string{"", "plain", "<script>&'\"", "tab\there\nnew\x01\x7f", "\u2028\u2029", "ünïcödé ✓ 🙂",
+		"\\back\\slash/", "invalid \xff utf-8", "nul \x00 byte", strings.Repeat("x", 300)}
+	for i, s := range texts {
+		for _, in := range []map[string]any{
+			{"s": s},
+			{s: "as a key"},
+			{"z": s, "a": true, "m": nil, "n": -42, "u": uint64(math.MaxUint64), "i": int64(math.MinInt64), "t": false},
+			{"sp_entity_id": "https://sp.example.com/" + s, "acs_url": s, "in_response_to": "_" + s, "test": true},
+		} {
+			got, err := CanonicalDetails(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := CanonicalJSON(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("text %d, %v: shortcut gives %s, the long way %s", i, in, got, want)
+			}
+		}
+	}
+}

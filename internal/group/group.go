@@ -72,6 +72,13 @@ type Store interface {
 	// org and returns those groups.
 	RemoveMembershipsOutside(ctx context.Context, t tenant.ID, u user.ID, org tenant.OrgID) ([]ID, error)
 	MemberIDs(ctx context.Context, t tenant.ID, g ID) ([]user.ID, error)
+	// GroupsOfUser returns, in one read, the organization of user u ("" for
+	// none) and the groups u belongs to, by id, with their ID, Name and Org
+	// only; user.ErrNotFound when there is no such user.
+	GroupsOfUser(ctx context.Context, t tenant.ID, u user.ID) (tenant.OrgID, []Group, error)
+	// UserOrg returns the organization of user u ("" for none), reading
+	// nothing else; user.ErrNotFound when there is no such user.
+	UserOrg(ctx context.Context, t tenant.ID, u user.ID) (tenant.OrgID, error)
 	// LockGroups locks groups (in id order) for the rest of the transaction,
 	// so a change to who is in a group and a change that expands the group
 	// to its members (an assignment, a business role) run in turn.
@@ -191,11 +198,11 @@ func (s *Service) List(ctx context.Context, sc tenant.Scope, q Query) (page.Of[G
 
 // GroupsOf pages the groups a user visible in sc belongs to.
 func (s *Service) GroupsOf(ctx context.Context, sc tenant.Scope, uid user.ID, r page.Request) (page.Of[Group], error) {
-	u, err := s.Store.User(ctx, sc.Tenant, uid)
+	org, err := s.Store.UserOrg(ctx, sc.Tenant, uid)
 	if err != nil {
 		return page.Of[Group]{}, err
 	}
-	if !sc.Allows(u.Org) {
+	if !sc.Allows(org) {
 		return page.Of[Group]{}, user.ErrNotFound
 	}
 	q := Query{Request: r, Member: uid}
@@ -208,24 +215,25 @@ func (s *Service) GroupsOf(ctx context.Context, sc tenant.Scope, uid user.ID, r 
 	return s.Store.ListGroups(ctx, sc.Tenant, q)
 }
 
-// NamesOf lists the names of every group a user belongs to, for protocol
-// claims and attributes (all pages, in the list's order).
+// NamesOf lists the names of every group a user visible in sc belongs to,
+// for protocol claims and attributes, in GroupsOf's order (every page). It
+// is one read: the user's organization (for the scope check) and the names
+// come together.
 func (s *Service) NamesOf(ctx context.Context, sc tenant.Scope, uid user.ID) ([]string, error) {
-	names := []string{}
-	r := page.Request{Limit: page.MaxLimit}
-	for {
-		p, err := s.GroupsOf(ctx, sc, uid, r)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range p.Items {
+	org, gs, err := s.Store.GroupsOfUser(ctx, sc.Tenant, uid)
+	if err != nil {
+		return nil, err
+	}
+	if !sc.Allows(org) {
+		return nil, user.ErrNotFound
+	}
+	names := make([]string, 0, len(gs))
+	for _, g := range gs {
+		if sc.TenantWide() || g.Org == sc.Org {
 			names = append(names, g.Name)
 		}
-		if p.Next == "" {
-			return names, nil
-		}
-		r.Cursor = p.Next
 	}
+	return names, nil
 }
 
 // Update applies p; ifVersion, when non-zero, must match.

@@ -49,7 +49,8 @@ type Handler struct {
 	// across applications.
 	Pairwise keys.Digester
 
-	pages map[string]*template.Template
+	pages    map[string]*template.Template
+	branding *brandingCache
 }
 
 // New prepares the templates.
@@ -60,6 +61,7 @@ func New(h Handler) (*Handler, error) {
 		return nil, err
 	}
 	h.pages = pages
+	h.branding = &brandingCache{}
 	return &h, nil
 }
 
@@ -218,10 +220,7 @@ func (h *Handler) fail(q *req, err error) {
 // 500 instead of half a page.
 func (h *Handler) render(q *req, status int, name string, d pageData) {
 	d.Nonce = q.nonce
-	d.TenantName = q.tenant.Name
-	if b, err := h.Sessions.BrandingFor(q.ctx(), q.tenant.ID, ""); err == nil && b.Name != "" {
-		d.TenantName = b.Name
-	}
+	d.TenantName = h.tenantName(q.ctx(), q.tenant)
 	var buf bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
 		h.Log.ErrorContext(q.ctx(), "render page", "page", name, "err", err)

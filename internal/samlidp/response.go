@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -123,7 +124,7 @@ func (h *Handler) principal(q *req, u *user.User, now time.Time) (*principal, er
 		return nil, err
 	}
 	if u.Org != "" {
-		if p.org, err = h.Tenants.Organization(q.ctx(), sc, u.Org); err != nil {
+		if p.org, err = h.Tenants.OrganizationStatus(q.ctx(), sc, u.Org); err != nil {
 			return nil, err
 		}
 	}
@@ -245,14 +246,17 @@ func (h *Handler) response(t *tenant.Tenant, a *answer, as *saml.Assertion, st s
 	}
 	var asEl *etree.Element
 	if as != nil {
+		// Built once: signing canonicalizes the element in place (exclusive
+		// C14N), and the signature goes into that very element, so what is
+		// sent is what was digested.
+		asEl = as.Element()
 		if a.config.SignAssertion {
-			sig, err := sign(as.Element(), signer, method)
+			sig, err := sign(asEl, signer, method)
 			if err != nil {
 				return nil, err
 			}
-			as.Signature = sig
+			insertSignature(asEl, sig)
 		}
-		asEl = as.Element()
 		if a.config.EncryptAssertion {
 			cert, err := a.config.Certificate()
 			if err != nil || cert == nil {
@@ -275,15 +279,52 @@ func (h *Handler) response(t *tenant.Tenant, a *answer, as *saml.Assertion, st s
 		if err != nil {
 			return nil, err
 		}
-		// Element places the signature after the Issuer, where the schema
-		// wants it; the enveloped-signature transform ignores where.
-		resp.Signature = sig
-		el = resp.Element()
-		if asEl != nil {
-			el.AddChild(asEl)
-		}
+		insertSignature(el, sig)
 	}
 	return etree.NewDocumentWithRoot(el).WriteToBytes()
+}
+
+// insertSignature places an enveloped signature in el (an Assertion or a
+// Response, just signed) where the schema wants it: right after the Issuer
+// (the enveloped-signature transform ignores where). Exclusive C14N, done
+// in place by the signing, dropped the xs namespace declarations that only
+// xsi:type values use (a prefix in an attribute's value is not "visibly
+// utilized"); they are put back, which no canonical form sees, so that
+// the assertion stays self-contained wherever it ends up (encrypted, or
+// taken out of the response by an SP).
+func insertSignature(el, sig *etree.Element) {
+	at := 0
+	for i, c := range el.Child {
+		if e, ok := c.(*etree.Element); ok && e.Tag == "Issuer" {
+			at = i + 1
+			break
+		}
+	}
+	el.InsertChildAt(at, sig)
+	redeclareXS(el)
+}
+
+const xsNamespace = "http://www.w3.org/2001/XMLSchema"
+
+// redeclareXS declares the xs prefix on every element with an xsi:type in
+// it that does not see a declaration.
+func redeclareXS(el *etree.Element) {
+	var walk func(e *etree.Element, declared bool)
+	walk = func(e *etree.Element, declared bool) {
+		if a := e.SelectAttr("xmlns:xs"); a != nil {
+			declared = a.Value == xsNamespace
+		}
+		if !declared {
+			if t := e.SelectAttr("xsi:type"); t != nil && strings.HasPrefix(t.Value, "xs:") {
+				e.CreateAttr("xmlns:xs", xsNamespace)
+				declared = true
+			}
+		}
+		for _, c := range e.ChildElements() {
+			walk(c, declared)
+		}
+	}
+	walk(el, false)
 }
 
 // sign returns an enveloped signature of el by signer.

@@ -8,9 +8,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/tessera-iam/tessera/internal/access"
-	"github.com/tessera-iam/tessera/internal/page"
 	"github.com/tessera-iam/tessera/internal/tenant"
-	"github.com/tessera-iam/tessera/internal/user"
 )
 
 // Attribute name formats (SAML core §8.2.2, §8.2.3) and the one value type.
@@ -105,7 +103,7 @@ func (h *Handler) values(q *req, a *answer, p *principal, source string) ([]stri
 	case access.SourceLocale:
 		return one(u.Locale), nil
 	case access.SourceGroups:
-		return h.groupNames(q, u)
+		return h.Groups.NamesOf(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, u.ID)
 	case access.SourceAppRoles:
 		var roles []string
 		for _, iv := range p.ivs {
@@ -125,25 +123,6 @@ func (h *Handler) values(q *req, a *answer, p *principal, source string) ([]stri
 		return attributeValues(u.Attributes[name]), nil
 	}
 	return nil, fmt.Errorf("unknown attribute source %q", source)
-}
-
-// groupNames lists the names of the groups u belongs to, every page.
-func (h *Handler) groupNames(q *req, u *user.User) ([]string, error) {
-	var names []string
-	r := page.Request{Limit: page.MaxLimit}
-	for {
-		p, err := h.Groups.GroupsOf(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, u.ID, r)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range p.Items {
-			names = append(names, g.Name)
-		}
-		if p.Next == "" {
-			return names, nil
-		}
-		r.Cursor = p.Next
-	}
 }
 
 // attributeValues renders a profile attribute's value: a list gives one

@@ -248,21 +248,44 @@ func (s *Service) putSetting(ctx context.Context, t tenant.ID, key string, v any
 
 // MFARequired reports whether signing u's organization in (for app, when
 // set) needs a second factor: required anywhere among tenant, organization
-// and application wins.
+// and application wins. The three settings are read together, in one
+// statement when the store can, and never cached: this is a security
+// decision, and another node or process may change them at any time.
 func (s *Service) MFARequired(ctx context.Context, t tenant.ID, org tenant.OrgID, app access.AppID) (bool, error) {
-	p, err := s.Policy(ctx, t)
-	if err != nil {
-		return false, err
+	p := DefaultPolicy()
+	var op OrgPolicy
+	var ap AppPolicy
+	keys, dsts := []string{settingPolicy}, []any{&p}
+	if org != "" {
+		keys, dsts = append(keys, settingOrgPrefix+string(org)), append(dsts, &op)
 	}
-	op, err := s.OrgPolicy(ctx, t, org)
-	if err != nil {
-		return false, err
+	if app != "" {
+		keys, dsts = append(keys, settingAppPrefix+string(app)), append(dsts, &ap)
 	}
-	ap, err := s.AppPolicy(ctx, t, app)
-	if err != nil {
+	if err := s.settings(ctx, t, keys, dsts); err != nil {
 		return false, err
 	}
 	return p.MFA == MFARequired || op.MFA == MFARequired || ap.MFA == MFARequired, nil
+}
+
+// settingsReader is a store that reads several settings in one statement
+// (the SQL store does).
+type settingsReader interface {
+	Settings(ctx context.Context, t tenant.ID, keys []string, dsts []any) ([]bool, error)
+}
+
+// settings reads keys into dsts (a missing one leaves its dst alone).
+func (s *Service) settings(ctx context.Context, t tenant.ID, keys []string, dsts []any) error {
+	if r, ok := s.Store.(settingsReader); ok {
+		_, err := r.Settings(ctx, t, keys, dsts)
+		return err
+	}
+	for i, k := range keys {
+		if _, err := s.Store.Setting(ctx, t, k, dsts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // BrandingFor merges a tenant's branding with its organization's.

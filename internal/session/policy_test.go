@@ -286,4 +286,30 @@ func testOrgAndAppRequireMFA(t *testing.T, f *fixture) {
 	if err != nil || len(sis.Items) != 1 || sis.Items[0].Outcome != audit.Failure {
 		t.Errorf("sign-ins to the app: %+v, %v", sis.Items, err)
 	}
+
+	// MFARequired weighs the three levels, read together (one statement on
+	// the SQL store) or one by one (a store without Settings) alike.
+	oneByOne := &session.Service{Store: struct{ session.Store }{f.ses.Store}, Now: f.ses.Now}
+	mfa := func(what string, org tenant.OrgID, app access.AppID, want bool) {
+		t.Helper()
+		for _, s := range []*session.Service{f.ses, oneByOne} {
+			if got, err := s.MFARequired(f.ctx, f.tenant, org, app); err != nil || got != want {
+				t.Errorf("MFARequired for %s = %v, %v; want %v", what, got, err, want)
+			}
+		}
+	}
+	mfa("nothing", "", "", false)
+	mfa("the org that requires it", org.ID, "", true)
+	mfa("another org", org2.ID, "", false)
+	mfa("the app that requires it", "", app.ID, true)
+	mfa("another org and the app", org2.ID, app.ID, true)
+	mfa("an app without a policy", org2.ID, "app_unknown", false)
+	if err := f.ses.SetOrgPolicy(f.ctx, orgSc, org.ID, session.OrgPolicy{MFA: session.MFAOptional}); err != nil {
+		t.Fatal(err)
+	}
+	mfa("the org once it stops requiring it", org.ID, "", false)
+	f.setPolicy(t, func(p *session.Policy) { p.MFA = session.MFARequired })
+	mfa("a tenant that requires it", org2.ID, "app_unknown", true)
+	f.setPolicy(t, func(p *session.Policy) { p.MFA = session.MFAOptional })
+	mfa("a tenant that stopped requiring it", org.ID, "", false)
 }

@@ -49,10 +49,20 @@ func (db *DB) AppendEvent(ctx context.Context, e *audit.Event) error {
 		if err != nil {
 			return err
 		}
+		args := []any{r.Tenant, r.Seq, ts(r.At), r.Actor.Type, r.Actor.ID, r.Actor.ClientIP, r.Actor.UserAgent, r.Actor.RequestID,
+			r.Action, r.TargetType, r.TargetID, r.Outcome, string(r.Details), r.Prev[:], r.Hash[:]}
+		if db.dialect == Postgres {
+			// One statement, one round trip: the insert and the head's move
+			// (a data-modifying CTE runs whatever the outer statement reads).
+			if _, err := q.ExecContext(ctx, `WITH ev AS (INSERT INTO audit_events (tenant_id, `+recordCols+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15))
+				UPDATE audit_heads SET hash = $15 WHERE tenant_id = $1`, args...); err != nil {
+				return fmt.Errorf("append audit event: %w", err)
+			}
+			return nil
+		}
 		if _, err := q.ExecContext(ctx, `INSERT INTO audit_events (tenant_id, `+recordCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			r.Tenant, r.Seq, ts(r.At), r.Actor.Type, r.Actor.ID, r.Actor.ClientIP, r.Actor.UserAgent, r.Actor.RequestID,
-			r.Action, r.TargetType, r.TargetID, r.Outcome, string(r.Details), r.Prev[:], r.Hash[:]); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, args...); err != nil {
 			return fmt.Errorf("append audit event: %w", err)
 		}
 		if _, err := q.ExecContext(ctx, `UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1`, e.Tenant, r.Hash[:]); err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -123,6 +124,50 @@ func (db *DB) DeleteGroup(ctx context.Context, t tenant.ID, id group.ID) error {
 // MemberIDs returns the ids of a group's members.
 func (db *DB) MemberIDs(ctx context.Context, t tenant.ID, g group.ID) ([]user.ID, error) {
 	return db.userIDs(ctx, `SELECT user_id FROM group_members WHERE tenant_id = $1 AND group_id = $2`, t, g)
+}
+
+// GroupsOfUser returns a user's organization and the groups they belong to
+// (id, name, organization), by group id, in one statement.
+func (db *DB) GroupsOfUser(ctx context.Context, t tenant.ID, u user.ID) (tenant.OrgID, []group.Group, error) {
+	rows, err := db.r(ctx).QueryContext(ctx, `SELECT COALESCE(u.organization_id, ''), g.id, g.name, COALESCE(g.organization_id, '')
+		FROM users u
+		LEFT JOIN group_members m ON m.tenant_id = u.tenant_id AND m.user_id = u.id
+		LEFT JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+		WHERE u.tenant_id = $1 AND u.id = $2 ORDER BY g.id`, t, u)
+	if err != nil {
+		return "", nil, fmt.Errorf("groups of user: %w", err)
+	}
+	defer rows.Close()
+	var org tenant.OrgID
+	var out []group.Group
+	found := false
+	for rows.Next() {
+		var id, name, gorg sql.NullString
+		if err := rows.Scan(&org, &id, &name, &gorg); err != nil {
+			return "", nil, err
+		}
+		found = true
+		if id.Valid {
+			out = append(out, group.Group{Tenant: t, ID: group.ID(id.String), Name: name.String, Org: tenant.OrgID(gorg.String)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, err
+	}
+	if !found {
+		return "", nil, user.ErrNotFound
+	}
+	return org, out, nil
+}
+
+// UserOrg returns a user's organization, in one small read.
+func (db *DB) UserOrg(ctx context.Context, t tenant.ID, u user.ID) (tenant.OrgID, error) {
+	var org tenant.OrgID
+	err := db.r(ctx).QueryRowContext(ctx, `SELECT COALESCE(organization_id, '') FROM users WHERE tenant_id = $1 AND id = $2`, t, u).Scan(&org)
+	if err != nil {
+		return "", notFound(err, user.ErrNotFound)
+	}
+	return org, nil
 }
 
 // AddMember adds a membership; false if it was already there.

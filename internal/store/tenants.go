@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tessera-iam/tessera/internal/tenant"
 )
@@ -83,6 +84,12 @@ func (db *DB) UpdateTenant(ctx context.Context, id tenant.ID, fn func(*tenant.Te
 	return out, err
 }
 
+// OrganizationRow returns an organization without its domains: one read
+// where Organization takes two.
+func (db *DB) OrganizationRow(ctx context.Context, t tenant.ID, id tenant.OrgID) (*tenant.Organization, error) {
+	return scanOrg(db.r(ctx).QueryRowContext(ctx, `SELECT `+orgCols+` FROM organizations WHERE tenant_id = $1 AND id = $2`, t, id))
+}
+
 // Setting reads a tenant setting as JSON into dst.
 func (db *DB) Setting(ctx context.Context, t tenant.ID, key string, dst any) (bool, error) {
 	err := db.r(ctx).QueryRowContext(ctx, `SELECT value FROM tenant_settings WHERE tenant_id = $1 AND key = $2`, t, key).Scan(jsonCol{dst})
@@ -93,6 +100,53 @@ func (db *DB) Setting(ctx context.Context, t tenant.ID, key string, dst any) (bo
 		return false, nil
 	}
 	return false, fmt.Errorf("read setting %s: %w", key, err)
+}
+
+// Settings reads several tenant settings in one statement: each key's JSON
+// into the dst at the same index; found[i] reports whether keys[i] has a
+// value (dsts of the others are left alone).
+func (db *DB) Settings(ctx context.Context, t tenant.ID, keys []string, dsts []any) (found []bool, err error) {
+	if len(keys) != len(dsts) {
+		return nil, fmt.Errorf("read settings: %d keys, %d destinations", len(keys), len(dsts))
+	}
+	found = make([]bool, len(keys))
+	if len(keys) == 0 {
+		return found, nil
+	}
+	args := make([]any, 0, len(keys)+1)
+	args = append(args, t)
+	var in strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			in.WriteString(", ")
+		}
+		args = append(args, k)
+		fmt.Fprintf(&in, "$%d", len(args))
+	}
+	rows, err := db.r(ctx).QueryContext(ctx, `SELECT key, value FROM tenant_settings WHERE tenant_id = $1 AND key IN (`+in.String()+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var value []byte
+		if err := rows.Scan(&key, &value); err != nil {
+			return nil, fmt.Errorf("read settings: %w", err)
+		}
+		for i, k := range keys {
+			if k == key && !found[i] {
+				if err := (jsonCol{dsts[i]}).Scan(value); err != nil {
+					return nil, fmt.Errorf("read setting %s: %w", key, err)
+				}
+				found[i] = true
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	return found, nil
 }
 
 // PutSetting writes a tenant setting as JSON.

@@ -180,6 +180,16 @@ func (s *Service) Organization(ctx context.Context, sc Scope, org OrgID) (*Organ
 	return s.Store.Organization(ctx, sc.Tenant, org)
 }
 
+// OrganizationStatus returns an organization visible in sc as a sign-in
+// needs it, read now: its name and status, and no Domains (left nil),
+// which take a second read.
+func (s *Service) OrganizationStatus(ctx context.Context, sc Scope, org OrgID) (*Organization, error) {
+	if !sc.Allows(org) {
+		return nil, ErrOrgNotFound
+	}
+	return s.Store.OrganizationRow(ctx, sc.Tenant, org)
+}
+
 // ListOrganizations pages the organizations visible in sc.
 func (s *Service) ListOrganizations(ctx context.Context, sc Scope, q OrgQuery) (page.Of[Organization], error) {
 	if err := q.Normalize(OrgSorts...); err != nil {

@@ -68,6 +68,9 @@ type Store interface {
 
 	CreateOrganization(ctx context.Context, o *Organization) error
 	Organization(ctx context.Context, t ID, id OrgID) (*Organization, error)
+	// OrganizationRow returns an organization without its Domains, in one
+	// read.
+	OrganizationRow(ctx context.Context, t ID, id OrgID) (*Organization, error)
 	OrganizationByDomain(ctx context.Context, t ID, domain string) (*Organization, error)
 	ListOrganizations(ctx context.Context, t ID, q OrgQuery) (page.Of[Organization], error)
 	UpdateOrganization(ctx context.Context, t ID, id OrgID, fn func(*Organization) error) (*Organization, error)
@@ -83,6 +86,8 @@ type Service struct {
 	// organization's status, so derived state (effective access) follows.
 	// May be nil.
 	OrgStatusChanged func(ctx context.Context, t ID, org OrgID) error
+
+	bySlug slugCache
 }
 
 // slugPattern: lower-case DNS-label-like, so a slug is safe in a path and a
@@ -140,9 +145,20 @@ func (s *Service) CreateTenant(ctx context.Context, slug, name string) (*Tenant,
 // Tenant returns a tenant by id.
 func (s *Service) Tenant(ctx context.Context, t ID) (*Tenant, error) { return s.Store.Tenant(ctx, t) }
 
-// TenantBySlug returns a tenant by its slug.
+// TenantBySlug returns a tenant by its slug, from a cache of at most
+// SlugCacheTTL (see slugCache): every request to a tenant's pages resolves
+// it. Tenant(id) reads the database.
 func (s *Service) TenantBySlug(ctx context.Context, slug string) (*Tenant, error) {
-	return s.Store.TenantBySlug(ctx, slug)
+	if t, ok := s.bySlug.get(slug); ok {
+		return t, nil
+	}
+	gen := s.bySlug.generation()
+	t, err := s.Store.TenantBySlug(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	s.bySlug.put(t, gen)
+	return t, nil
 }
 
 // ListTenants returns every tenant, by slug.
@@ -179,6 +195,7 @@ func (s *Service) SetTenantDomain(ctx context.Context, t ID, domain string, ifVe
 		return s.Store.AppendEvent(ctx, audit.New(ctx, string(t), out.Updated, "tenant.domain_set", "tenant", string(t),
 			map[string]any{"domain": map[string]string{"old": old, "new": out.Domain}}))
 	})
+	s.bySlug.invalidate()
 	return out, err
 }
 
@@ -220,5 +237,6 @@ func (s *Service) RenameTenant(ctx context.Context, t ID, name string, ifVersion
 		return s.Store.AppendEvent(ctx, audit.New(ctx, string(t), out.Updated, "tenant.updated", "tenant", string(t),
 			map[string]any{"name": map[string]string{"old": old, "new": out.Name}}))
 	})
+	s.bySlug.invalidate()
 	return out, err
 }

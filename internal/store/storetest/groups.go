@@ -35,6 +35,22 @@ func groupsOf(t *testing.T, e *env, sc tenant.Scope, uid user.ID) []string {
 	return ids
 }
 
+// namesAgree checks that NamesOf lists, in order, the names of the groups
+// GroupsOf pages for uid in sc, and returns them.
+func namesAgree(t *testing.T, e *env, sc tenant.Scope, uid user.ID) []string {
+	t.Helper()
+	p, err := e.groups.GroupsOf(t.Context(), sc, uid, page.Request{Limit: page.MaxLimit})
+	fatalIf(t, err, "groups of %s", uid)
+	want := []string{}
+	for _, g := range p.Items {
+		want = append(want, g.Name)
+	}
+	got, err := e.groups.NamesOf(t.Context(), sc, uid)
+	fatalIf(t, err, "names of the groups of %s", uid)
+	deepEqual(t, "names of the groups of "+string(uid), got, want)
+	return got
+}
+
 func sortedIDs[T ~string](ids ...T) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
@@ -148,6 +164,27 @@ func testGroups(t *testing.T, e *env) {
 	deepEqual(t, "groups of u1", groupsOf(t, e, sc, u1.ID), sortedIDs(gT.ID, g1.ID))
 	deepEqual(t, "groups of u2", groupsOf(t, e, sc, u2.ID), sortedIDs(gT.ID))
 	deepEqual(t, "groups of u1 in its org scope", groupsOf(t, e, tenant.Scope{Tenant: sc.Tenant, Org: o1.ID}, u1.ID), sortedIDs(g1.ID))
+	so1 := tenant.Scope{Tenant: sc.Tenant, Org: o1.ID}
+	namesAgree(t, e, sc, u1.ID)
+	namesAgree(t, e, sc, u2.ID)
+	namesAgree(t, e, so1, u1.ID)
+	if n := namesAgree(t, e, sc, uT.ID); len(n) != 1 || n[0] != "Staff" {
+		t.Errorf("names of the groups of ut = %q", n)
+	}
+	if n, err := e.groups.NamesOf(ctx, sc, e.user(t, sc, user.NewUser{Username: "nogroups"}).ID); err != nil || n == nil || len(n) != 0 {
+		t.Errorf("names of the groups of a user in none = %#v, %v", n, err)
+	}
+	log.next(t)
+	for _, c := range []struct {
+		name string
+		sc   tenant.Scope
+		uid  user.ID
+	}{{"another organization's user", so1, u2.ID}, {"a tenant-level user from an organization", so1, uT.ID}, {"an unknown user", sc, "usr_nosuchuser"}} {
+		_, err := e.groups.NamesOf(ctx, c.sc, c.uid)
+		wantErr(t, err, user.ErrNotFound, "names of the groups of %s", c.name)
+		_, err = e.groups.GroupsOf(ctx, c.sc, c.uid, page.Request{})
+		wantErr(t, err, user.ErrNotFound, "groups of %s", c.name)
+	}
 	mp, err := e.users.List(ctx, sc, user.Query{Group: string(gT.ID)})
 	fatalIf(t, err, "members")
 	ids, _ := collect(mp.Items, func(u user.User) (string, tenant.ID) { return string(u.ID), u.Tenant })

@@ -78,6 +78,21 @@ func testOrganizationsCreate(t *testing.T, e *env) {
 	got, err = e.tenants.Organization(ctx, sc, suspended.ID)
 	fatalIf(t, err, "read suspended organization")
 	sameOrg(t, "suspended organization read back", got, suspended)
+	// OrganizationStatus reads the row alone: everything but the domains.
+	for _, o := range []*tenant.Organization{o1, suspended} {
+		row, err := e.tenants.OrganizationStatus(ctx, sc, o.ID)
+		fatalIf(t, err, "organization row")
+		if row.Domains != nil {
+			t.Errorf("organization row of %s has domains %+v", o.Name, row.Domains)
+		}
+		want := *o
+		want.Domains = nil
+		sameOrg(t, "organization row", row, &want)
+	}
+	_, err = e.tenants.OrganizationStatus(ctx, sc, "org_nosuchorg")
+	wantErr(t, err, tenant.ErrOrgNotFound, "row of an unknown organization")
+	_, err = e.tenants.OrganizationStatus(ctx, tenant.Scope{Tenant: sc.Tenant, Org: suspended.ID}, o1.ID)
+	wantErr(t, err, tenant.ErrOrgNotFound, "row of an organization outside the scope")
 	// Two organizations without an external id do not collide.
 	e.org(t, sc, "Umbrella")
 	log.expect(t, "organization.created")
