@@ -27,6 +27,15 @@ func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
+// AsUser returns ctx whose actor is user id, keeping the address, agent
+// and request id of the actor it had: a request acts for the user once
+// their session is known.
+func AsUser(ctx context.Context, id string) context.Context {
+	a := ActorFrom(ctx)
+	a.Type, a.ID = "user", id
+	return WithActor(ctx, a)
+}
+
 // ActorFrom returns the actor in ctx, or the system actor when none was set
 // (start-up bootstrap, background jobs).
 func ActorFrom(ctx context.Context) Actor {

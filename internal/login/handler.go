@@ -201,9 +201,7 @@ func (h *Handler) signedIn(fn handlerFunc) http.Handler {
 			return err
 		}
 		q.ses, q.user = ses, u
-		a := audit.ActorFrom(q.r.Context())
-		a.Type, a.ID = "user", string(u.ID)
-		q.r = q.r.WithContext(audit.WithActor(q.r.Context(), a))
+		q.r = q.r.WithContext(audit.AsUser(q.r.Context(), string(u.ID)))
 		return fn(q)
 	})
 }

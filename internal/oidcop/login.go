@@ -10,6 +10,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/tessera-iam/tessera/internal/access"
+	"github.com/tessera-iam/tessera/internal/audit"
 	"github.com/tessera-iam/tessera/internal/grant"
 	"github.com/tessera-iam/tessera/internal/session"
 	"github.com/tessera-iam/tessera/internal/user"
@@ -253,7 +254,12 @@ func (h *Handler) signedIn(q *page) (*session.Session, *user.User, error) {
 	if err != nil {
 		return nil, nil, nil
 	}
-	return h.Sessions.SignedIn(q.ctx(), q.tenant.ID, c.Value)
+	ses, u, err := h.Sessions.SignedIn(q.ctx(), q.tenant.ID, c.Value)
+	if err != nil || u == nil {
+		return nil, nil, err
+	}
+	q.r = q.r.WithContext(audit.AsUser(q.ctx(), string(u.ID)))
+	return ses, u, nil
 }
 
 func displayName(u *user.User) string {

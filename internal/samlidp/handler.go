@@ -239,23 +239,11 @@ func (h *Handler) signedIn(q *req) (*session.Session, *user.User, error) {
 	if err != nil {
 		return nil, nil, nil
 	}
-	ses, err := h.Sessions.Validate(q.ctx(), q.tenant.ID, c.Value)
-	if errors.Is(err, session.ErrNoSession) {
-		return nil, nil, nil
-	}
-	if err != nil {
+	ses, u, err := h.Sessions.SignedIn(q.ctx(), q.tenant.ID, c.Value)
+	if err != nil || u == nil {
 		return nil, nil, err
 	}
-	u, err := h.Users.User(q.ctx(), tenant.Scope{Tenant: q.tenant.ID}, ses.User)
-	if errors.Is(err, user.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	a := audit.ActorFrom(q.ctx())
-	a.Type, a.ID = "user", string(u.ID)
-	q.r = q.r.WithContext(audit.WithActor(q.ctx(), a))
+	q.r = q.r.WithContext(audit.AsUser(q.ctx(), string(u.ID)))
 	return ses, u, nil
 }
 

@@ -131,9 +131,7 @@ func withUser(ctx context.Context, u *user.User) context.Context {
 	if u == nil {
 		return ctx
 	}
-	a := audit.ActorFrom(ctx)
-	a.Type, a.ID = "user", string(u.ID)
-	return audit.WithActor(ctx, a)
+	return audit.AsUser(ctx, string(u.ID))
 }
 
 // addFailure counts a failure and locks the account when it reaches the
