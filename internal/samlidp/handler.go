@@ -1,19 +1,13 @@
 package samlidp
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 
@@ -56,34 +50,13 @@ type Handler struct {
 // New prepares the templates.
 func New(h Handler) (*Handler, error) {
 	h.PublicURL = strings.TrimSuffix(h.PublicURL, "/")
-	pages, err := parsePages()
+	pages, err := web.ParsePages(templateFS, nil)
 	if err != nil {
 		return nil, err
 	}
 	h.pages = pages
 	h.branding = &brandingCache{}
 	return &h, nil
-}
-
-// parsePages parses each page with the layout, once.
-func parsePages() (map[string]*template.Template, error) {
-	names, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	pages := map[string]*template.Template{}
-	for _, n := range names {
-		name := strings.TrimSuffix(path.Base(n), ".html")
-		if name == "layout" {
-			continue
-		}
-		t, err := template.ParseFS(templateFS, "templates/layout.html", n)
-		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", n, err)
-		}
-		pages[name] = t
-	}
-	return pages, nil
 }
 
 // entityID is the tenant's IdP entity id, which is also where its metadata
@@ -118,7 +91,7 @@ type handlerFunc func(q *req) error
 // errors.
 func (h *Handler) page(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := &req{w: w, r: r, nonce: newNonce()}
+		q := &req{w: w, r: r, nonce: web.NewNonce()}
 		setHeaders(w, q.nonce, "")
 		t, err := h.Tenants.TenantBySlug(r.Context(), r.PathValue("tenant"))
 		if err != nil {
@@ -145,19 +118,8 @@ func setHeaders(w http.ResponseWriter, nonce, formAction string) {
 	if formAction == "" {
 		formAction = "'none'"
 	}
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'self'; img-src 'self'; "+
+	web.SetPageHeaders(w, "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'self'; img-src 'self'; "+
 		"form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Cache-Control", "no-store")
-}
-
-func newNonce() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawStdEncoding.EncodeToString(b)
 }
 
 // refusal is a request Tessera does not answer: an error page for the
@@ -221,15 +183,10 @@ func (h *Handler) fail(q *req, err error) {
 func (h *Handler) render(q *req, status int, name string, d pageData) {
 	d.Nonce = q.nonce
 	d.TenantName = h.tenantName(q.ctx(), q.tenant)
-	var buf bytes.Buffer
-	if err := h.pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
+	if err := web.WritePage(q.w, h.pages[name], "layout", status, d); err != nil {
 		h.Log.ErrorContext(q.ctx(), "render page", "page", name, "err", err)
 		http.Error(q.w, "internal error", http.StatusInternalServerError)
-		return
 	}
-	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	q.w.WriteHeader(status)
-	_, _ = buf.WriteTo(q.w)
 }
 
 // signedIn returns the browser's live session and its user, or nils when
