@@ -2,8 +2,10 @@ package oidcop
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -29,9 +31,44 @@ func (h *Handler) discovery(ctx context.Context, w http.ResponseWriter, info *re
 	d.IDTokenSigningAlgValuesSupported = slices.Clone(access.SigningAlgorithms)
 	// What client assertions may be signed with (the library verifies these).
 	d.TokenEndpointAuthSigningAlgValuesSupported = []string{"RS256", "PS256", "ES256"}
+	// The library's document type has no member for RFC 9207; add it.
+	b, err := json.Marshal(d)
+	var doc map[string]any
+	if err == nil {
+		err = json.Unmarshal(b, &doc)
+	}
+	if err != nil {
+		h.Log.ErrorContext(ctx, "discovery document", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	doc["authorization_response_iss_parameter_supported"] = true
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	web.JSON(w, http.StatusOK, d)
+	web.JSON(w, http.StatusOK, doc)
+}
+
+// issWriter adds the issuer to authorization responses (RFC 9207 §2): a
+// redirect to the client that carries a code or an error also carries
+// iss, so that a client talking to several providers (here, tenants) can
+// tell which one answered and resist mix-up attacks (RFC 9700 §4.4).
+type issWriter struct {
+	http.ResponseWriter
+	issuer string
+}
+
+func (w *issWriter) WriteHeader(status int) {
+	if status == http.StatusFound || status == http.StatusSeeOther {
+		if u, err := url.Parse(w.Header().Get("Location")); err == nil {
+			q := u.Query()
+			if (q.Has("code") || q.Has("error")) && !q.Has("iss") {
+				q.Set("iss", w.issuer)
+				u.RawQuery = q.Encode()
+				w.Header().Set("Location", u.String())
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
 }
 
 // checkUserinfoToken answers the userinfo endpoint's refusals as OIDC Core

@@ -46,8 +46,8 @@ func testCodeFlow(t *testing.T, alg string) {
 
 		a := e.browser(t).authorize(authURL, "alice")
 		back, err := url.Parse(a.location)
-		if err != nil || back.Query().Get("code") == "" || back.Query().Get("state") != "st4te" {
-			t.Fatalf("want a redirect with code and state, got %d %q: %.300s", a.status, a.location, a.body)
+		if err != nil || back.Query().Get("code") == "" || back.Query().Get("state") != "st4te" || back.Query().Get("iss") != e.issuer() {
+			t.Fatalf("want a redirect with code, state and iss (RFC 9207), got %d %q: %.300s", a.status, a.location, a.body)
 		}
 		tok, err := conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier))
 		if err != nil {

@@ -205,6 +205,9 @@ func (h *Handler) serveProvider(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if strings.HasPrefix(rest, "/"+pathAuthorize) {
+		w = &issWriter{ResponseWriter: w, issuer: info.issuer}
+	}
 	r2 := r.Clone(ctx)
 	r2.URL.Path, r2.URL.RawPath = rest, ""
 	w.Header().Set("Cache-Control", "no-store")

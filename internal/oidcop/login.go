@@ -177,8 +177,9 @@ type continueData struct {
 // answerError sends the browser back to the client with an error
 // (OIDC Core §3.1.2.6).
 func (h *Handler) answerError(q *page, p *pendingLogin, e *oidc.Error) error {
-	ctx := op.ContextWithIssuer(q.ctx(), h.issuer(q.r, q.tenant))
-	op.AuthRequestError(q.w, q.r.WithContext(ctx), authRequest{r: p.r}, e, h.provider)
+	iss := h.issuer(q.r, q.tenant)
+	op.AuthRequestError(&issWriter{ResponseWriter: q.w, issuer: iss}, q.r.WithContext(op.ContextWithIssuer(q.ctx(), iss)),
+		authRequest{r: p.r}, e, h.provider)
 	return nil
 }
 

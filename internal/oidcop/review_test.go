@@ -211,7 +211,7 @@ func testIDTokenHintForAnotherUser(t *testing.T, e *op) {
 	e.clk.Advance(time.Second) // Alice's session is from before the requests
 	hint := oauth2.SetAuthURLParam("id_token_hint", bobs)
 	a := b.follow(r.authURL(oauth2.GenerateVerifier(), hint, oauth2.SetAuthURLParam("prompt", "none")))
-	if q := redirectQuery(t, a, redirect); q.Get("error") != "login_required" || q.Get("code") != "" {
+	if q := redirectQuery(t, a, redirect); q.Get("error") != "login_required" || q.Get("code") != "" || q.Get("iss") != e.issuer() {
 		t.Fatalf("prompt=none with another user's hint: %v", q)
 	}
 	if a := b.follow(r.authURL(oauth2.GenerateVerifier(), hint)); !b.isSignInPage(a) {
