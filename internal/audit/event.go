@@ -27,6 +27,19 @@ func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
+// maxUserAgent bounds the user agent an event keeps.
+const maxUserAgent = 256
+
+// Anonymous is the actor of a browser's request before anyone is known to
+// be at it: where it came from, its user agent (cut short) and the
+// request's id.
+func Anonymous(clientIP, userAgent, requestID string) Actor {
+	if len(userAgent) > maxUserAgent {
+		userAgent = userAgent[:maxUserAgent]
+	}
+	return Actor{Type: "anonymous", ClientIP: clientIP, UserAgent: userAgent, RequestID: requestID}
+}
+
 // AsUser returns ctx whose actor is user id, keeping the address, agent
 // and request id of the actor it had: a request acts for the user once
 // their session is known.

@@ -104,8 +104,7 @@ func (h *Handler) page(fn handlerFunc) http.Handler {
 			http.Error(w, "internal error; quote the request id when reporting it: "+web.RequestID(r.Context()), http.StatusInternalServerError)
 			return
 		}
-		ctx := audit.WithActor(r.Context(), audit.Actor{Type: "anonymous", ClientIP: web.ClientIP(r.Context()),
-			UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())})
+		ctx := audit.WithActor(r.Context(), audit.Anonymous(web.ClientIP(r.Context()), r.UserAgent(), web.RequestID(r.Context())))
 		q := &req{w: w, r: r.WithContext(ctx), tenant: t, nonce: nonce}
 		if r.Method == http.MethodPost && !h.csrf().Check(q.r) {
 			h.render(q, http.StatusForbidden, "message", pageData{Title: "Page expired",
@@ -194,11 +193,4 @@ func (h *Handler) fail(q *req, err error) {
 		p.Detail += " (request id " + web.RequestID(q.ctx()) + ")"
 	}
 	h.render(q, p.Status, "message", pageData{Title: p.Title, Error: p.Detail})
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

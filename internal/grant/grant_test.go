@@ -83,6 +83,11 @@ func (e *env) code(t *testing.T) (*grant.Request, string) {
 	if err := e.svc.SaveCode(ctx, e.t, r.ID, grant.NewSecret("tac")); !errors.Is(err, grant.ErrCodeIssued) {
 		t.Fatalf("a second code for one request: %v", err)
 	}
+	// Settled: another sign-in in this browser cannot change whom the code
+	// stands for.
+	if _, err := e.svc.Complete(ctx, e.t, r.ID, &session.Session{ID: "ses_other", User: "usr_other", Created: time.Now()}); !errors.Is(err, grant.ErrRequestNotFound) {
+		t.Fatalf("completing a request whose code was issued: %v", err)
+	}
 	return r, code
 }
 

@@ -158,8 +158,7 @@ func (h *Handler) page(fn handlerFunc) http.Handler {
 			h.fail(q, err)
 			return
 		}
-		ctx := audit.WithActor(r.Context(), audit.Actor{Type: "anonymous", ClientIP: web.ClientIP(r.Context()),
-			UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())})
+		ctx := audit.WithActor(r.Context(), audit.Anonymous(web.ClientIP(r.Context()), r.UserAgent(), web.RequestID(r.Context())))
 		q.r = r.WithContext(ctx)
 		if r.Method == http.MethodPost {
 			if h.perIP != nil && !h.perIP.allow(limitKey(web.ClientIP(ctx)), h.Now()) {
@@ -218,13 +217,6 @@ func (h *Handler) fail(q *req, err error) {
 		return
 	}
 	h.render(q, p.Status, "message", pageData{Title: p.Title, Error: p.Detail})
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // client is where the request comes from, for sessions and events.

@@ -28,7 +28,7 @@ func (h *Handler) discovery(ctx context.Context, w http.ResponseWriter, info *re
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.DeviceAuthorizationEndpoint, d.CheckSessionIframe = "", ""
-	d.IDTokenSigningAlgValuesSupported = slices.Clone(access.SigningAlgorithms)
+	d.IDTokenSigningAlgValuesSupported = slices.Clone(signingAlgorithms)
 	// What client assertions may be signed with (the library verifies these).
 	d.TokenEndpointAuthSigningAlgValuesSupported = []string{"RS256", "PS256", "ES256"}
 	// The library's document type has no member for RFC 9207; add it.

@@ -142,6 +142,7 @@ type reqInfo struct {
 	clients map[string]*client
 	users   map[user.ID]*user.User
 	claims  map[string]map[string]any
+	access  *liveToken
 }
 
 type infoKey struct{}
@@ -175,8 +176,8 @@ func (h *Handler) serveProvider(w http.ResponseWriter, r *http.Request) {
 	} else if c, err := r.Cookie(browserCookie); err == nil {
 		info.browser = grant.Hash(c.Value)
 	}
-	ctx := audit.WithActor(context.WithValue(r.Context(), infoKey{}, info), audit.Actor{Type: "anonymous",
-		ClientIP: web.ClientIP(r.Context()), UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())})
+	ctx := audit.WithActor(context.WithValue(r.Context(), infoKey{}, info),
+		audit.Anonymous(web.ClientIP(r.Context()), r.UserAgent(), web.RequestID(r.Context())))
 	switch rest {
 	case "/.well-known/openid-configuration":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -248,7 +249,7 @@ func (h *Handler) bindBrowser(w http.ResponseWriter, r *http.Request, slug strin
 	}
 	v := grant.NewSecret("b")
 	http.SetCookie(w, &http.Cookie{Name: browserCookie, Value: v, Path: "/t/" + slug + "/", HttpOnly: true,
-		Secure: strings.HasPrefix(h.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
+		Secure: h.secure(), SameSite: http.SameSiteLaxMode})
 	return grant.Hash(v)
 }
 
@@ -296,8 +297,7 @@ func (h *Handler) pageHandler(fn func(q *page) error) http.Handler {
 			return
 		}
 		q.tenant = t
-		q.r = r.WithContext(audit.WithActor(r.Context(), audit.Actor{Type: "anonymous", ClientIP: web.ClientIP(r.Context()),
-			UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())}))
+		q.r = r.WithContext(audit.WithActor(r.Context(), audit.Anonymous(web.ClientIP(r.Context()), r.UserAgent(), web.RequestID(r.Context()))))
 		if err := fn(q); err != nil {
 			h.fail(q, err)
 		}
@@ -336,13 +336,6 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 		w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
 	}
 	web.JSON(w, status, map[string]string{"error": code, "error_description": description})
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // fault hides a server fault from the client, which would otherwise read

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -247,7 +248,8 @@ func (h *Handler) csrfToken(q *page) string {
 	return token
 }
 
-func (h *Handler) secure() bool { return len(h.PublicURL) > 8 && h.PublicURL[:8] == "https://" }
+// secure reports whether cookies must be Secure: the public URL is https.
+func (h *Handler) secure() bool { return strings.HasPrefix(h.PublicURL, "https://") }
 
 // signedIn returns the browser's live session and its user, or nils.
 func (h *Handler) signedIn(q *page) (*session.Session, *user.User, error) {

@@ -33,6 +33,7 @@ func TestReviewFindings(t *testing.T) {
 			{"BigAccessToken", testBigAccessToken},
 			{"LogoutWithStateOnly", testLogoutWithStateOnly},
 			{"IDTokenHintForAnotherUser", testIDTokenHintForAnotherUser},
+			{"CORSWithoutCredentials", testCORSWithoutCredentials},
 		} {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
 		}
@@ -216,5 +217,22 @@ func testIDTokenHintForAnotherUser(t *testing.T, e *op) {
 	}
 	if a := b.follow(r.authURL(oauth2.GenerateVerifier(), hint)); !b.isSignInPage(a) {
 		t.Fatalf("another user's hint: want the sign-in page, got %d %q", a.status, a.location)
+	}
+}
+
+// testCORSWithoutCredentials: any origin may call the provider's endpoints
+// from a browser, but never with the browser's cookies.
+func testCORSWithoutCredentials(t *testing.T, e *op) {
+	req, _ := http.NewRequest(http.MethodOptions, endpoint(e.issuer(), "token"), nil)
+	req.Header.Set("Origin", "https://spa.example.net")
+	req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Origin") == "" || res.Header.Get("Access-Control-Allow-Credentials") == "true" {
+		t.Fatalf("preflight: allow-origin %q, allow-credentials %q", res.Header.Get("Access-Control-Allow-Origin"),
+			res.Header.Get("Access-Control-Allow-Credentials"))
 	}
 }

@@ -39,8 +39,6 @@ var (
 // invalid (see op.Storage); it marks, for this package, what is not a fault.
 type errNotFound struct{ error }
 
-func (errNotFound) IsNotFound() {}
-
 // lookupClient finds a client of the request's tenant and remembers the
 // algorithm its tokens are signed with.
 func (s *storage) lookupClient(ctx context.Context, clientID string) (*client, error) {
@@ -370,7 +368,7 @@ func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 }
 
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{jose.RS256, jose.ES256}, nil
+	return joseAlgorithms(), nil
 }
 
 func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
@@ -421,22 +419,42 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	return s.h.userinfo(ctx, info.tenant, c, g.User, tok.Scopes, ui)
 }
 
-// liveAccess resolves a presented access token to its live record.
+// liveAccess resolves a presented access token to its live record, once
+// per request (userinfo checks it before the library asks again). A token
+// that is no good is errNotFound; a fault stays a fault.
 func (s *storage) liveAccess(ctx context.Context, token string) (*grant.Token, *grant.Grant, *client, error) {
 	info := infoFrom(ctx)
+	if a := info.access; a != nil && a.token == token {
+		return a.tok, a.g, a.c, nil
+	}
 	id, err := s.h.accessID(ctx, info, token)
-	if err != nil {
+	if errors.Is(err, grant.ErrTokenInvalid) {
 		return nil, nil, nil, errNotFound{err}
 	}
-	tok, g, err := s.h.Grants.AccessToken(ctx, info.tenant.ID, id)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	tok, g, err := s.h.Grants.AccessToken(ctx, info.tenant.ID, id)
+	if errors.Is(err, grant.ErrTokenInvalid) {
 		return nil, nil, nil, errNotFound{err}
+	}
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	c, err := s.lookupClient(ctx, tok.ClientID)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	info.access = &liveToken{token: token, tok: tok, g: g, c: c}
 	return tok, g, c, nil
+}
+
+// liveToken is an access token this request resolved.
+type liveToken struct {
+	token string
+	tok   *grant.Token
+	g     *grant.Grant
+	c     *client
 }
 
 // SetIntrospectionFromToken answers introspection (RFC 7662 §2.2) for any

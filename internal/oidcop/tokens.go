@@ -12,15 +12,26 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/tessera-iam/tessera/internal/access"
 	"github.com/tessera-iam/tessera/internal/grant"
 	"github.com/tessera-iam/tessera/internal/keys"
 	"github.com/tessera-iam/tessera/internal/tenant"
 )
 
 // signingAlgorithms are the algorithms the provider signs with, each with
-// its own rotating keys; RS256 is the default (OIDC Core §15.1 requires it
-// of every relying party).
-var signingAlgorithms = []string{keys.RS256, keys.ES256}
+// its own rotating keys: those a client may choose (RS256, the default,
+// which OIDC Core §15.1 requires of every relying party, or ES256).
+var signingAlgorithms = access.SigningAlgorithms
+
+// joseAlgorithms is signingAlgorithms for go-jose: what a token the
+// provider signed may be signed with.
+func joseAlgorithms() []jose.SignatureAlgorithm {
+	out := make([]jose.SignatureAlgorithm, len(signingAlgorithms))
+	for i, a := range signingAlgorithms {
+		out[i] = jose.SignatureAlgorithm(a)
+	}
+	return out
+}
 
 // tokenCodec is the library's Crypto, which it asks for two things. It
 // "encrypts" tokenID + ":" + subject into a bearer token: storage's token
@@ -168,7 +179,7 @@ func (h *Handler) accessID(ctx context.Context, info *reqInfo, token string) (st
 	if strings.HasPrefix(token, grant.PrefixOpaque+"_") {
 		return token, nil
 	}
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, joseAlgorithms())
 	if err != nil || len(jws.Signatures) != 1 {
 		return "", grant.ErrTokenInvalid
 	}

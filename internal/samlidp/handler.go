@@ -102,8 +102,7 @@ func (h *Handler) page(fn handlerFunc) http.Handler {
 			return
 		}
 		q.tenant = t
-		ctx := audit.WithActor(r.Context(), audit.Actor{Type: "anonymous", ClientIP: web.ClientIP(r.Context()),
-			UserAgent: truncate(r.UserAgent(), 256), RequestID: web.RequestID(r.Context())})
+		ctx := audit.WithActor(r.Context(), audit.Anonymous(web.ClientIP(r.Context()), r.UserAgent(), web.RequestID(r.Context())))
 		q.r = r.WithContext(ctx)
 		if err := fn(q); err != nil {
 			h.fail(q, err)
